@@ -1,0 +1,111 @@
+"""The live status table of `weir run`, and the summary printed when a run ends."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from weir.engine.events import BlockRunEvent
+from weir.runs.records import PipelineRunRecord
+from weir.runs.status import RunStatus
+
+STATUS_STYLES = {
+    RunStatus.INITIAL: "dim",
+    RunStatus.QUEUED: "dim",
+    RunStatus.RUNNING: "yellow",
+    RunStatus.COMPLETED: "green",
+    RunStatus.FAILED: "bold red",
+    RunStatus.CANCELLED: "magenta",
+    RunStatus.UPSTREAM_FAILED: "red",
+    RunStatus.CONDITION_FAILED: "cyan",
+}
+
+
+class LiveRunView:
+    """A RunObserver that redraws a table of block statuses as they change.
+
+    It starts on the first event (so that it starts inside the worker process, where the events
+    happen) and disappears when the run ends; the summary is printed afterwards by the parent.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._rows: dict[str, BlockRunEvent] = {}
+        self._started: dict[str, float] = {}
+        self._live: Live | None = None
+
+    def block_changed(self, event: BlockRunEvent) -> None:
+        """Record the event and redraw."""
+        if event.status is RunStatus.RUNNING and event.block_uuid not in self._started:
+            self._started[event.block_uuid] = time.monotonic()
+        self._rows[event.block_uuid] = event
+        if self._live is None:
+            self._live = Live(
+                self._table(),
+                console=self._console,
+                transient=True,
+                refresh_per_second=8,
+                redirect_stdout=False,
+                redirect_stderr=False,
+                get_renderable=self._table,
+            )
+            self._live.start()
+
+    def run_finished(self, status: RunStatus) -> None:
+        """Stop redrawing."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _table(self) -> Table:
+        table = Table(box=None, pad_edge=False)
+        for column in ("block", "status", "try", "seconds", "rows", "error"):
+            table.add_column(column)
+        now = time.monotonic()
+        for uuid, event in self._rows.items():
+            running = event.status is RunStatus.RUNNING
+            seconds = now - self._started.get(uuid, now) if running else event.seconds
+            table.add_row(
+                uuid,
+                Text(event.status.value, style=STATUS_STYLES[event.status]),
+                str(event.attempt),
+                f"{seconds:.2f}",
+                "" if event.rows is None else f"{event.rows:,}",
+                event.error or "",
+            )
+        return table
+
+
+def print_run_summary(console: Console, record: PipelineRunRecord) -> None:
+    """Print one table of the run's block runs and, for failed ones, their errors."""
+    style = STATUS_STYLES.get(record.status, "")
+    seconds = record.duration_seconds
+    title = Text.assemble(
+        f"pipeline run {record.id} of {record.pipeline_uuid}: ",
+        (record.status.value, style),
+        f" in {seconds:.2f} s" if seconds is not None else "",
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("block", "status", "attempts", "seconds", "rows"):
+        table.add_column(column, justify="right" if column in ("seconds", "rows") else "left")
+    for block_run in record.block_runs:
+        metrics = block_run.metrics or {}
+        rows = metrics.get("rows")
+        duration = block_run.duration_seconds
+        table.add_row(
+            block_run.block_uuid,
+            Text(block_run.status.value, style=STATUS_STYLES[block_run.status]),
+            str(block_run.attempts),
+            "" if duration is None else f"{duration:.3f}",
+            "" if rows is None else f"{rows:,}",
+        )
+    console.print(table)
+    for block_run in record.block_runs:
+        if block_run.status is RunStatus.FAILED and block_run.error:
+            console.print(Text(f"{block_run.block_uuid} failed: {block_run.error}", style="red"))
+    if record.status is not RunStatus.COMPLETED and record.error:
+        console.print(Text(f"run {record.status.value}: {record.error}", style=style))
