@@ -17,6 +17,7 @@ Lock order is pipeline run before block run, everywhere, so transactions cannot 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -92,9 +93,9 @@ def _describe_pipeline_run(row: PipelineRun) -> str:
     return f"{row.id} (pipeline '{row.pipeline_uuid}')"
 
 
-def _merged(current: Mapping[str, Any], new: Mapping[str, Any] | None) -> dict[str, Any]:
+def _merged(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     # Shallow on purpose: a key the engine writes again replaces the old value whole.
-    return {**current, **(new or {})}
+    return {**current, **new}
 
 
 def _apply_times(row: PipelineRun | BlockRun, to: RunStatus, now: datetime) -> None:
@@ -206,12 +207,19 @@ class RunStore:
 
         Raises:
             ValueError: `execution_date` is naive, or a block uuid is listed twice.
+            TypeError: `variables` cannot be serialised as JSON.
         """
         duplicates = sorted(uuid for uuid, count in Counter(block_uuids).items() if count > 1)
         if duplicates:
             raise ValueError(f"pipeline '{pipeline_uuid}': blocks listed twice: {duplicates}")
         if execution_date.tzinfo is None:
             raise ValueError(f"pipeline '{pipeline_uuid}': execution_date must be timezone-aware")
+        try:
+            json.dumps(variables)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"pipeline '{pipeline_uuid}': variables must be JSON-serialisable ({exc})"
+            ) from exc
         with self._writing() as session:
             row = PipelineRun(
                 pipeline_uuid=pipeline_uuid,
@@ -266,7 +274,8 @@ class RunStore:
             _apply_times(row, to, self._now())
             if error is not None:
                 row.error = error
-            row.metrics = _merged(row.metrics, metrics)
+            if metrics:
+                row.metrics = _merged(row.metrics, metrics)
             session.flush()
             if metrics:
                 session.expire(row, ["metrics"])
@@ -314,7 +323,8 @@ class RunStore:
                 row.attempts = attempts
             if log_path is not None:
                 row.log_path = log_path
-            row.metrics = _merged(row.metrics, metrics)
+            if metrics:
+                row.metrics = _merged(row.metrics, metrics)
             session.flush()
             if metrics:
                 session.expire(row, ["metrics"])
