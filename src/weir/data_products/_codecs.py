@@ -1,0 +1,401 @@
+"""One small codec per kind of block output, and the registry that picks one for a value.
+
+A codec turns one kind of object into one data file (and back) and reports its shape for
+`meta.json`. The registry asks each codec in turn whether it `accepts` the value; the first that
+does writes it, and if that codec cannot hold this particular value (a pandas column of mixed
+types, a dict with integer keys) it raises `CannotEncodeError` and the value is pickled instead,
+so any picklable output survives a round trip unchanged.
+
+| kind     | accepts                                   | file                 | read back as       |
+|----------|-------------------------------------------|----------------------|--------------------|
+| `pandas` | `pandas.DataFrame`                        | Parquet or Arrow IPC | `pandas.DataFrame` |
+| `series` | `pandas.Series`                           | Parquet or Arrow IPC | `pandas.Series`    |
+| `polars` | `polars.DataFrame` (by module name)       | Parquet or Arrow IPC | `polars.DataFrame` |
+| `arrow`  | `pyarrow.Table`, `pyarrow.RecordBatch`    | Parquet or Arrow IPC | `pyarrow.Table`    |
+| `json`   | exactly dict, list, str, int, float, bool, None | `data.json`    | the decoded JSON   |
+| `pickle` | anything (the fallback)                   | `data.pickle`        | the object         |
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Final, Protocol
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+from weir.data_products._arrow_io import (
+    FILE_NAMES,
+    TableFormat,
+    read_table,
+    schema_pairs,
+    write_table,
+)
+
+__all__ = ["CODECS", "CannotEncodeError", "Codec", "CodecRegistry", "Encoded", "TableCodec"]
+
+Schema = tuple[tuple[str, str], ...]
+
+
+class CannotEncodeError(Exception):
+    """The codec that accepts this kind of value cannot hold this value; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """What a codec wrote: the `meta.json` fields it knows (the store adds `kind` and `bytes`)."""
+
+    format: str
+    file: str
+    rows: int | None
+    columns: int | None
+    schema: Schema | None
+
+
+class Codec(Protocol):
+    """Writes and reads one kind of block output."""
+
+    @property
+    def kind(self) -> str:
+        """The `kind` written to `meta.json` for outputs this codec writes."""
+
+    def accepts(self, value: object) -> bool:
+        """Whether this codec handles values of this type (cheap: a type test, no data scan)."""
+
+    def write(self, value: object, folder: Path, table_format: TableFormat) -> Encoded:
+        """Write `value` as one data file into the empty `folder`.
+
+        Raises:
+            CannotEncodeError: this value cannot be held by this codec.
+        """
+
+    def read(self, path: Path, file_format: str) -> object:
+        """Read back the object written to `path` in `file_format`."""
+
+
+class TableCodec:
+    """Base of the codecs whose data file is an Arrow table (Parquet or Arrow IPC).
+
+    Subclasses convert to and from `pyarrow.Table`; writing, reading and the head-only preview
+    are shared.
+    """
+
+    kind: ClassVar[str]
+
+    def accepts(self, value: object) -> bool:
+        """Whether this codec handles values of this type."""
+        raise NotImplementedError
+
+    def to_arrow(self, value: Any) -> pa.Table:
+        """The value as an Arrow table, without copying where Arrow allows it."""
+        raise NotImplementedError
+
+    def from_arrow(self, table: pa.Table) -> object:
+        """The object back from a table that this codec wrote (the table is consumed)."""
+        raise NotImplementedError
+
+    def describe(self, value: Any) -> tuple[int, int, Schema]:
+        """`(rows, columns, ((name, type), ...))` of the value, types in its library's terms."""
+        raise NotImplementedError
+
+    def write(self, value: object, folder: Path, table_format: TableFormat) -> Encoded:
+        """Convert to Arrow and write one file; see `write_table` for the Parquet fallback.
+
+        Raises:
+            CannotEncodeError: Arrow cannot convert or write this value (it is then pickled).
+        """
+        table = self.to_arrow(value)
+        try:
+            written = write_table(table, folder, table_format)
+        except pa.ArrowException as exc:
+            raise CannotEncodeError(f"pyarrow cannot write the table: {exc}") from exc
+        rows, columns, schema = self.describe(value)
+        return Encoded(written, FILE_NAMES[written], rows, columns, schema)
+
+    def read(self, path: Path, file_format: str) -> object:
+        """Read the whole table and convert it back."""
+        return self.from_arrow(read_table(path, file_format))
+
+
+_ARROW_CONVERSION_ERRORS: Final = (pa.ArrowException, TypeError, ValueError)
+
+
+def _holds_lists(arrow_type: pa.DataType) -> bool:
+    """Whether the type is or contains a list or map (pyarrow reads those back as numpy arrays)."""
+    if isinstance(arrow_type, pa.ListType | pa.LargeListType | pa.FixedSizeListType | pa.MapType):
+        return True
+    if isinstance(arrow_type, pa.ListViewType | pa.LargeListViewType):
+        return True
+    if isinstance(arrow_type, pa.StructType):
+        return any(_holds_lists(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+    return False
+
+
+def _pandas_columns(table: pa.Table) -> list[dict[str, Any]]:
+    """The pandas metadata entries of the frame's data columns (index columns left out)."""
+    meta = table.schema.pandas_metadata
+    if not meta:
+        return []
+    index_fields = {c for c in meta["index_columns"] if isinstance(c, str)}
+    return [c for c in meta["columns"] if c["field_name"] not in index_fields]
+
+
+class PandasCodec(TableCodec):
+    """`pandas.DataFrame`: dtypes and any non-default index survive via pyarrow's pandas metadata.
+
+    Falls back to pickle when Arrow cannot represent a column exactly: mixed Python types,
+    complex numbers, duplicate column names, or Python lists in an object column (pyarrow would
+    hand them back as numpy arrays).
+    """
+
+    kind = "pandas"
+
+    def accepts(self, value: object) -> bool:
+        """Any `pandas.DataFrame`, subclasses included (those usually end up pickled)."""
+        return isinstance(value, pd.DataFrame)
+
+    def to_arrow(self, value: pd.DataFrame) -> pa.Table:
+        """Zero-copy for numeric, datetime and Arrow-backed string columns without nulls."""
+        try:
+            table = pa.Table.from_pandas(value, preserve_index=None)
+        except _ARROW_CONVERSION_ERRORS as exc:
+            raise CannotEncodeError(f"pyarrow cannot convert the DataFrame: {exc}") from exc
+        for column in table.schema.pandas_metadata["columns"]:
+            arrow_type = table.schema.field(column["field_name"]).type
+            if column["numpy_type"] == "object" and _holds_lists(arrow_type):
+                raise CannotEncodeError(f"column {column['name']!r} holds Python lists")
+        return table
+
+    def from_arrow(self, table: pa.Table) -> pd.DataFrame:
+        """`to_pandas` without consolidating blocks, freeing Arrow buffers as it goes."""
+        object_strings = [
+            i
+            for i, c in enumerate(_pandas_columns(table))
+            if c["numpy_type"] == "object" and c["pandas_type"] == "unicode"
+        ]
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        # pandas >= 3 reads strings as the `str` dtype; a column that was `object` stays `object`.
+        for position in object_strings:
+            frame.isetitem(position, frame.iloc[:, position].astype(object).to_numpy())
+        return frame
+
+    def describe(self, value: pd.DataFrame) -> tuple[int, int, Schema]:
+        """Rows and columns of the frame (index not counted) and pandas dtype names."""
+        schema = tuple((str(name), str(dtype)) for name, dtype in value.dtypes.items())
+        return value.shape[0], value.shape[1], schema
+
+
+_SERIES_KEY: Final = b"weir.series"
+
+
+class SeriesCodec(TableCodec):
+    """`pandas.Series`: stored as a one-column frame; name (or its absence) and index kept."""
+
+    kind = "series"
+    _frames: ClassVar[PandasCodec] = PandasCodec()
+
+    def accepts(self, value: object) -> bool:
+        """Any `pandas.Series`."""
+        return isinstance(value, pd.Series)
+
+    def to_arrow(self, value: pd.Series) -> pa.Table:
+        """The one-column frame's table, marked so an unnamed series reads back unnamed."""
+        table = self._frames.to_arrow(value.to_frame())
+        marker = b"unnamed" if value.name is None else b"named"
+        return table.replace_schema_metadata({**(table.schema.metadata or {}), _SERIES_KEY: marker})
+
+    def from_arrow(self, table: pa.Table) -> pd.Series:
+        """The frame's only column, renamed to `None` if the series had no name."""
+        unnamed = (table.schema.metadata or {}).get(_SERIES_KEY) == b"unnamed"
+        series = self._frames.from_arrow(table).iloc[:, 0]
+        return series.rename(None) if unnamed else series
+
+    def describe(self, value: pd.Series) -> tuple[int, int, Schema]:
+        """Length, one column, and the series' name and dtype."""
+        return len(value), 1, ((str(value.name), str(value.dtype)),)
+
+
+def _is_polars_frame(value: object) -> bool:
+    """Recognise a polars DataFrame by its class's module, so polars is never imported here."""
+    return any(
+        cls.__name__ == "DataFrame" and cls.__module__.partition(".")[0] == "polars"
+        for cls in type(value).__mro__
+    )
+
+
+class PolarsCodec(TableCodec):
+    """`polars.DataFrame`: through `to_arrow` (zero-copy for most types); Categorical/Enum kept."""
+
+    kind = "polars"
+
+    def accepts(self, value: object) -> bool:
+        """A polars DataFrame, detected without importing polars."""
+        return _is_polars_frame(value)
+
+    def to_arrow(self, value: Any) -> pa.Table:
+        """`DataFrame.to_arrow()`; an `Object` column cannot convert and is pickled instead."""
+        try:
+            table: pa.Table = value.to_arrow()
+        except Exception as exc:  # polars raises its own exception types for unsupported dtypes
+            raise CannotEncodeError(f"polars cannot convert the DataFrame to Arrow: {exc}") from exc
+        return table
+
+    def from_arrow(self, table: pa.Table) -> object:
+        """`polars.from_arrow`, importing polars only now (it is an optional dependency)."""
+        import polars
+
+        return polars.from_arrow(table)
+
+    def describe(self, value: Any) -> tuple[int, int, Schema]:
+        """Height, width and polars dtype names (e.g. `Datetime(time_unit='us', ...)`)."""
+        schema = tuple((str(name), str(dtype)) for name, dtype in value.schema.items())
+        return int(value.height), int(value.width), schema
+
+
+class ArrowCodec(TableCodec):
+    """`pyarrow.Table` and `pyarrow.RecordBatch`; both read back as a `pyarrow.Table`."""
+
+    kind = "arrow"
+
+    def accepts(self, value: object) -> bool:
+        """A pyarrow Table or RecordBatch."""
+        return isinstance(value, pa.Table | pa.RecordBatch)
+
+    def to_arrow(self, value: pa.Table | pa.RecordBatch) -> pa.Table:
+        """The table itself, or a one-batch table around the batch (no copy)."""
+        return value if isinstance(value, pa.Table) else pa.Table.from_batches([value])
+
+    def from_arrow(self, table: pa.Table) -> pa.Table:
+        """The table as read."""
+        return table
+
+    def describe(self, value: pa.Table | pa.RecordBatch) -> tuple[int, int, Schema]:
+        """Rows, columns and Arrow type names."""
+        return value.num_rows, value.num_columns, schema_pairs(value.schema)
+
+
+_JSON_TYPES: Final = frozenset({dict, list, str, int, float, bool, type(None)})
+
+
+def _json_default(value: object) -> object:
+    """Encode what orjson does not: a Decimal as its exact digits, a numpy scalar as Python."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class JsonCodec:
+    """Plain Python values as JSON (orjson).
+
+    Only these exact types at the top (subclasses such as `defaultdict` are pickled). Inside them,
+    datetimes and dates become ISO 8601 strings, Decimals strings of their digits, numpy scalars and
+    arrays numbers and lists, tuples lists. Anything else (sets, non-string keys, integers beyond
+    64 bits) makes the whole value fall back to pickle. orjson writes NaN and infinities as null.
+    """
+
+    kind = "json"
+
+    def accepts(self, value: object) -> bool:
+        """Exactly dict, list, str, int, float, bool or None."""
+        return type(value) in _JSON_TYPES
+
+    def write(self, value: object, folder: Path, table_format: TableFormat) -> Encoded:
+        """Write `data.json`; rows are the length of a list or dict, else null."""
+        try:
+            data = orjson.dumps(value, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
+        except orjson.JSONEncodeError as exc:
+            raise CannotEncodeError(f"not JSON serialisable: {exc}") from exc
+        (folder / "data.json").write_bytes(data)
+        rows = len(value) if isinstance(value, dict | list) else None
+        return Encoded("json", "data.json", rows, None, None)
+
+    def read(self, path: Path, file_format: str) -> object:
+        """The decoded JSON value."""
+        return orjson.loads(path.read_bytes())
+
+
+def _shape(value: object) -> tuple[int | None, int | None]:
+    """Rows and columns from a `shape` attribute (pickled frames, numpy arrays), else unknown."""
+    shape = getattr(value, "shape", None)
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) for n in shape):
+        return None, None
+    if len(shape) == 1:
+        return shape[0], None
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    return None, None
+
+
+class PickleCodec:
+    """Anything else, with the highest pickle protocol; also the fallback of every other codec."""
+
+    kind = "pickle"
+
+    def accepts(self, value: object) -> bool:
+        """Everything."""
+        return True
+
+    def write(self, value: object, folder: Path, table_format: TableFormat) -> Encoded:
+        """Write `data.pickle`; rows/columns from the value's `shape` when it has one."""
+        try:
+            with (folder / "data.pickle").open("wb") as file:
+                pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise CannotEncodeError(f"{type(value).__qualname__} cannot be pickled: {exc}") from exc
+        rows, columns = _shape(value)
+        return Encoded("pickle", "data.pickle", rows, columns, None)
+
+    def read(self, path: Path, file_format: str) -> object:
+        """Unpickle; the class of the object must be importable."""
+        with path.open("rb") as file:
+            return pickle.load(file)
+
+
+class CodecRegistry:
+    """Codecs in the order they are asked, plus the fallback used when one cannot encode."""
+
+    def __init__(self, codecs: Sequence[Codec], fallback: Codec) -> None:
+        self._codecs = tuple(codecs)
+        self._fallback = fallback
+        self._by_kind: dict[str, Codec] = {c.kind: c for c in (*codecs, fallback)}
+
+    def for_value(self, value: object) -> Codec:
+        """The first codec that accepts the value's type, else the fallback."""
+        return next((c for c in self._codecs if c.accepts(value)), self._fallback)
+
+    def for_kind(self, kind: str) -> Codec | None:
+        """The codec that wrote outputs of this `kind`, or None for an unknown kind."""
+        return self._by_kind.get(kind)
+
+    def encode(self, value: object, folder: Path, table_format: TableFormat) -> tuple[str, Encoded]:
+        """Write `value` into the empty `folder` with its codec, or the fallback if that fails.
+
+        Returns:
+            `(kind, encoded)` of the codec that wrote the file.
+
+        Raises:
+            CannotEncodeError: not even the fallback could write the value (e.g. a lambda).
+        """
+        codec = self.for_value(value)
+        try:
+            return codec.kind, codec.write(value, folder, table_format)
+        except CannotEncodeError:
+            if codec is self._fallback:
+                raise
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        return self._fallback.kind, self._fallback.write(value, folder, table_format)
+
+
+CODECS: Final = CodecRegistry(
+    (PandasCodec(), SeriesCodec(), PolarsCodec(), ArrowCodec(), JsonCodec()),
+    fallback=PickleCodec(),
+)
