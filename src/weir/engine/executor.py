@@ -144,8 +144,10 @@ class PipelineRunExecutor:
         now = self._clock()
         deadline = now + spec.timeout if spec.timeout else None
         attempt = Attempt(block_uuid=uuid, number=attempt_number, started=now, deadline=deadline)
+        plan = self._plan
+        log_path = block_log_path(plan.project.data_dir, plan.run.id, uuid)
         if attempt_number == 1:
-            self._set_status(uuid, RunStatus.RUNNING)
+            self._set_status(uuid, RunStatus.RUNNING, log_path=str(log_path))
         self._running[uuid] = attempt
         self._observer.block_changed(BlockRunEvent(uuid, RunStatus.RUNNING, attempt_number))
         executor = self._executors.get(spec.language)
@@ -158,8 +160,6 @@ class PipelineRunExecutor:
                 )
             )
             return
-        plan = self._plan
-        log_path = block_log_path(plan.project.data_dir, plan.run.id, uuid)
         start_attempt(
             attempt,
             lambda: block_run_logger(

@@ -120,20 +120,21 @@ def run_pipeline(
     """
     project = load_project(project_path)
     pipeline = load_pipeline(project, pipeline_uuid)
+    selected = select_blocks(pipeline, block_uuids, downstream=downstream)
     url = database_url or default_database_url(project.data_dir)
-    runs = RunStore(url)
-    plan = plan_run(
-        project,
-        pipeline,
-        runs,
-        variables=merge_variables(pipeline.spec.variables, trigger_variables, runtime_variables),
-        block_uuids=select_blocks(pipeline, block_uuids, downstream=downstream),
-        execution_date=execution_date or datetime.now(UTC),
-    )
-    if isolate and hasattr(os, "fork"):
-        return _execute_in_child(plan, runs, url, observer)
-    _execute(plan, runs, observer)
-    return runs.get_pipeline_run(plan.run.id)
+    with RunStore(url) as runs:
+        plan = plan_run(
+            project,
+            pipeline,
+            runs,
+            variables=merge_variables(pipeline.spec.variables, trigger_variables, runtime_variables),
+            block_uuids=selected,
+            execution_date=execution_date or datetime.now(UTC),
+        )
+        if isolate and hasattr(os, "fork"):
+            return _execute_in_child(plan, runs, url, observer)
+        _execute(plan, runs, observer)
+        return runs.get_pipeline_run(plan.run.id)
 
 
 def plan_run(
@@ -190,9 +191,9 @@ def _execute_in_child(
 
     def child() -> None:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-        child_runs = RunStore(url)
         try:
-            status = _execute(plan, child_runs, observer)
+            with RunStore(url) as child_runs:
+                status = _execute(plan, child_runs, observer)
         except KeyboardInterrupt:
             status = RunStatus.CANCELLED
         sys.stdout.flush()
