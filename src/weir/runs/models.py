@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, MetaData, String, Text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -32,8 +31,24 @@ NAMING_CONVENTION = {
 }
 """Constraint names are fixed so later migrations (and SQLite batch mode) can refer to them."""
 
-JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
-"""JSON on SQLite, JSONB on PostgreSQL."""
+
+class JSONType(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL.
+
+    Chosen per dialect at first use, so a SQLite-only process never imports SQLAlchemy's
+    PostgreSQL dialect (about 60 ms of `weir run` start-up).
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """JSONB for PostgreSQL, the generic JSON type elsewhere."""
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -95,13 +110,13 @@ class PipelineRun(Base):
     pipeline_schedule_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[RunStatus] = mapped_column(StatusType(), index=True)
     execution_date: Mapped[datetime] = mapped_column(UTCDateTime())
-    variables: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONType())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType())
 
     block_runs: Mapped[list[BlockRun]] = relationship(
         back_populates="pipeline_run",
@@ -127,7 +142,7 @@ class BlockRun(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType())
     log_path: Mapped[str | None] = mapped_column(String(1024))
 
     pipeline_run: Mapped[PipelineRun] = relationship(back_populates="block_runs")

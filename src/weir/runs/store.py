@@ -265,6 +265,7 @@ class RunStore:
             RunNotFoundError: no run with that id.
             RunStateError: `PIPELINE_RUN_RULES` has no rule from the current status to `to`.
         """
+        to = RunStatus(to)
         with self._writing() as session:
             row = self._lock_pipeline_run(session, run_id)
             check_transition(
@@ -310,6 +311,7 @@ class RunStore:
             RunNotFoundError: no block run with that id.
             RunStateError: `BLOCK_RUN_RULES` has no rule from the current status to `to`.
         """
+        to = RunStatus(to)
         with self._writing() as session:
             row = self._lock_block_run(session, block_run_id)
             check_transition(RecordKind.BLOCK_RUN, row.status, to, record=_describe_block_run(row))
@@ -477,10 +479,10 @@ class RunStore:
         query = select(PipelineRun).options(selectinload(PipelineRun.block_runs))
         if pipeline_uuid is not None:
             query = query.where(PipelineRun.pipeline_uuid == pipeline_uuid)
-        if isinstance(status, RunStatus):
-            query = query.where(PipelineRun.status == status)
+        if isinstance(status, str):  # one status (a RunStatus is a str)
+            query = query.where(PipelineRun.status == RunStatus(status))
         elif status is not None:
-            query = query.where(PipelineRun.status.in_(list(status)))
+            query = query.where(PipelineRun.status.in_([RunStatus(s) for s in status]))
         query = query.order_by(PipelineRun.id.desc()).limit(limit).offset(offset)
         with self._reading() as session:
             return [_pipeline_record(row) for row in session.scalars(query)]

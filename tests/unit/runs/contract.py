@@ -396,6 +396,16 @@ class RunStoreContract:
         filtered = store.list_pipeline_runs(pipeline_uuid="etl", status={S.CANCELLED})
         assert filtered == []
         assert store.list_pipeline_runs(pipeline_uuid="nope") == []
+        assert [r.id for r in store.list_pipeline_runs(status="initial")] == [etl_1.id]  # type: ignore[arg-type]
+
+    def test_plain_string_statuses_are_read_as_run_status(self, store: RunStore) -> None:
+        run = self.make_run(store)
+        moved = store.transition_pipeline_run(run.id, "running")  # type: ignore[arg-type]
+        assert moved.status is S.RUNNING
+        block = store.transition_block_run(run.block_runs[0].id, "running")  # type: ignore[arg-type]
+        assert block.status is S.RUNNING
+        with pytest.raises(ValueError, match="'finished' is not a valid RunStatus"):
+            store.transition_block_run(run.block_runs[0].id, "finished")  # type: ignore[arg-type]
 
     def test_list_includes_block_runs_in_two_queries(self, store: RunStore) -> None:
         for _ in range(5):
