@@ -9,6 +9,7 @@ only the first pages of each column via `iter_batches`.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Final, Literal
 
@@ -83,7 +84,8 @@ def read_table(path: Path, file_format: str) -> pa.Table:
         pyarrow.ArrowException, OSError: the file is missing, truncated or not of that format.
     """
     if file_format == "parquet":
-        return pq.read_table(path)
+        with pq.ParquetFile(path) as parquet:
+            return _as_written(parquet.read(), parquet)
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
@@ -111,8 +113,8 @@ def read_head(path: Path, file_format: str, limit_rows: int) -> tuple[pa.Table, 
             schema = parquet.schema_arrow
             batch = next(parquet.iter_batches(batch_size=max(limit_rows, 1)), None)
             row_count = parquet.metadata.num_rows
-        batches = [] if batch is None else [batch.slice(0, limit_rows)]
-        return pa.Table.from_batches(batches, schema=schema), row_count
+            batches = [] if batch is None else [batch.slice(0, limit_rows)]
+            return _as_written(pa.Table.from_batches(batches, schema=schema), parquet), row_count
     reader = pa.ipc.open_file(pa.memory_map(str(path)))
     head: list[pa.RecordBatch] = []
     row_count = 0
@@ -122,6 +124,23 @@ def read_head(path: Path, file_format: str, limit_rows: int) -> tuple[pa.Table, 
             head.append(batch.slice(0, limit_rows - row_count))
         row_count += batch.num_rows
     return pa.Table.from_batches(head, schema=reader.schema), row_count
+
+
+def _as_written(table: pa.Table, parquet: pq.ParquetFile) -> pa.Table:
+    """The table with the Arrow types it was written with, where Parquet stored others.
+
+    Parquet has no dictionary of `large_string`, no `timestamp[s]`, `time32[s]` or `date64`;
+    pyarrow stores the original Arrow schema in the footer (`ARROW:schema`) but reads back the
+    Parquet types. Casting back is exact (the values came from those types) and costs nothing
+    when the types already match.
+    """
+    encoded = (parquet.metadata.metadata or {}).get(b"ARROW:schema")
+    if encoded is None:
+        return table
+    written = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(encoded)))
+    if table.schema.types == written.types or table.schema.names != written.names:
+        return table
+    return table.cast(written)
 
 
 def schema_pairs(schema: pa.Schema) -> tuple[tuple[str, str], ...]:

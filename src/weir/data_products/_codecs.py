@@ -174,15 +174,18 @@ class PandasCodec(TableCodec):
 
     def from_arrow(self, table: pa.Table) -> pd.DataFrame:
         """`to_pandas` without consolidating blocks, freeing Arrow buffers as it goes."""
-        object_strings = [
-            i
+        # pandas >= 3 reads Arrow strings as the `str` dtype; a column that was `object` stays
+        # `object`, with None for nulls as before. Taken from Arrow before the table is consumed.
+        object_strings = {
+            i: table.column(c["field_name"]).to_numpy(zero_copy_only=False)
             for i, c in enumerate(_pandas_columns(table))
             if c["numpy_type"] == "object" and c["pandas_type"] == "unicode"
-        ]
+        }
         frame = table.to_pandas(split_blocks=True, self_destruct=True)
-        # pandas >= 3 reads strings as the `str` dtype; a column that was `object` stays `object`.
-        for position in object_strings:
-            frame.isetitem(position, frame.iloc[:, position].astype(object).to_numpy())
+        for position, values in object_strings.items():
+            # A Series, not the array: pandas would infer `str` again from an object ndarray.
+            column: Any = pd.Series(values, index=frame.index, dtype=object)
+            frame.isetitem(position, column)
         return frame
 
     def describe(self, value: pd.DataFrame) -> tuple[int, int, Schema]:
