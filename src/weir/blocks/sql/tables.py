@@ -132,7 +132,7 @@ def to_arrow(value: Any, block_uuid: str, upstream_uuid: str) -> pa.Table:
         if isinstance(value, pd.Series):
             value = value.to_frame()
         if isinstance(value, pd.DataFrame):
-            return pa.Table.from_pandas(value, preserve_index=False)
+            return _pandas_to_arrow(value)
         if type(value).__module__.startswith("polars"):
             return _polars_to_arrow(value)
         if isinstance(value, list) and all(isinstance(row, dict) for row in value):
@@ -149,6 +149,29 @@ def to_arrow(value: Any, block_uuid: str, upstream_uuid: str) -> pa.Table:
         f"the output of upstream block '{upstream_uuid}' is a {type(value).__name__}, not a "
         "table (pandas/polars DataFrame, Arrow table, list of dicts); SQL cannot read it",
     )
+
+
+def _pandas_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """Arrow from pandas; a column Arrow cannot type (mixed objects) becomes JSON/text."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    arrays: list[pa.Array[Any] | pa.ChunkedArray[Any]] = []
+    for name in frame.columns:
+        column = frame[name]
+        try:
+            arrays.append(pa.array(column, from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError):
+            texts = [None if pd.isna(v) is True else _json_or_text(v) for v in column.tolist()]
+            arrays.append(pa.array(texts, type=pa.string()))
+    return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
+
+
+def _json_or_text(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return _text(value)
 
 
 def _polars_to_arrow(value: Any) -> pa.Table:
