@@ -173,7 +173,7 @@ class PandasCodec(TableCodec):
         return table
 
     def from_arrow(self, table: pa.Table) -> pd.DataFrame:
-        """`to_pandas` without consolidating blocks, freeing Arrow buffers as it goes."""
+        """`to_pandas`, freeing Arrow buffers as it goes; every column comes back writable."""
         # pandas >= 3 reads Arrow strings as the `str` dtype; a column that was `object` stays
         # `object`, with None for nulls as before. Taken from Arrow before the table is consumed.
         object_strings = {
@@ -181,10 +181,18 @@ class PandasCodec(TableCodec):
             for i, c in enumerate(_pandas_columns(table))
             if c["numpy_type"] == "object" and c["pandas_type"] == "unicode"
         }
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        # Consolidating copies numeric columns into writable blocks: blocks re-run alone get a
+        # frame they can assign into, as they would in memory. Zero-copy (`split_blocks`) would
+        # hand them read-only arrays ("assignment destination is read-only").
+        frame = table.to_pandas(self_destruct=True)
+        for position, dtype in enumerate(frame.dtypes):
+            if isinstance(dtype, pd.CategoricalDtype):  # its codes stay read-only even so
+                codes = frame.iloc[:, position].cat.codes.to_numpy(copy=True)
+                column: Any = pd.Categorical.from_codes(codes, dtype=dtype)
+                frame.isetitem(position, column)
         for position, values in object_strings.items():
             # A Series, not the array: pandas would infer `str` again from an object ndarray.
-            column: Any = pd.Series(values, index=frame.index, dtype=object)
+            column = pd.Series(values, index=frame.index, dtype=object)
             frame.isetitem(position, column)
         return frame
 

@@ -69,6 +69,24 @@ def test_pandas_dtypes_and_nulls_survive(store: DataProductStore) -> None:
     assert back["d"].tolist()[0] == decimal.Decimal("1.10")
 
 
+def test_pandas_frames_read_back_are_writable(store: DataProductStore) -> None:
+    # Blocks re-run alone mutate their inputs; zero-copy Arrow memory would be read-only.
+    frame = typed_frame().assign(
+        cat=pd.Categorical(["a", "b", "a"]),
+        tz=pd.date_range("2024-01-01", periods=3, tz="UTC"),
+        period=pd.period_range("2024-01", periods=3, freq="M"),
+    )
+    back, _, _ = roundtrip(store, frame)
+    assert isinstance(back, pd.DataFrame)
+    for position in range(back.shape[1]):
+        back.iloc[0, position] = back.iloc[2, position]
+    pd.testing.assert_frame_equal(back.iloc[1:], frame.iloc[1:])
+    series, _, _ = roundtrip(store, frame["i"])
+    assert isinstance(series, pd.Series)
+    series.iloc[0] = 5
+    assert series.tolist() == [5, 2, 3]
+
+
 @pytest.mark.parametrize(
     "index",
     [
