@@ -89,6 +89,33 @@ def test_parquet_paths_are_read_in_place_when_the_value_is_not_in_memory(
     assert f"read_parquet('{orders_file}')" in caplog.text
 
 
+def test_arrow_ipc_output_folders_are_memory_mapped(tmp_path: Path) -> None:
+    folder = tmp_path / "output_0"
+    folder.mkdir()
+    table = pa.Table.from_pandas(ORDERS, preserve_index=False)
+    with (
+        pa.OSFile(str(folder / "data.arrow"), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as w,
+    ):
+        w.write_table(table)
+    request = sql_request(
+        tmp_path,
+        "SELECT sum(amount) AS total FROM {{ df_1 }}",
+        upstream=(UpstreamInput("orders", None, paths=(folder,)),),
+    )
+    assert execute_sql_block(request).outputs[0]["total"].tolist() == [13.75]
+
+
+def test_a_path_that_holds_no_table_is_an_error(tmp_path: Path) -> None:
+    odd = tmp_path / "output_0.json"
+    odd.write_text("{}")
+    request = sql_request(
+        tmp_path, "SELECT * FROM {{ df_1 }}", upstream=(UpstreamInput("cfg", None, paths=(odd,)),)
+    )
+    with pytest.raises(BlockExecutionError, match="holds no table SQL can read"):
+        execute_sql_block(request)
+
+
 def test_unused_upstream_without_data_is_fine_but_a_used_one_is_an_error(tmp_path: Path) -> None:
     upstream = (UpstreamInput("orders", ORDERS), UpstreamInput("sensor", None))
     (output,) = execute_sql_block(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.unit.blocks_sql.requests import sql_request
@@ -97,6 +99,26 @@ def test_upstream_frame_is_copied_with_mapped_types(tmp_path: Path, postgres_dat
     }
     # Mage's output table: <schema>.<pipeline_uuid>_<block_uuid>, append by default.
     assert fetch(postgres_database, "SELECT count(*) FROM public.etl_report") == [(3,)]
+
+
+def test_persisted_outputs_are_uploaded_from_their_files(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    root = project(tmp_path, postgres_database)
+    table = pa.table({"id": [1, 2, 3]})
+    ipc = tmp_path / "orders.arrow"
+    with pa.OSFile(str(ipc), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    parquet = tmp_path / "users.parquet"
+    pq.write_table(table, parquet)
+    upstream = (
+        UpstreamInput("orders", None, paths=(ipc,)),
+        UpstreamInput("users", None, paths=(parquet,)),
+    )
+    output = run(
+        root, "SELECT count(*) AS n FROM {{ df_1 }} JOIN {{ df_2 }} USING (id)", upstream=upstream
+    )
+    assert output["n"].tolist() == [3]
 
 
 def test_unreferenced_upstreams_are_not_uploaded(tmp_path: Path, postgres_database: str) -> None:

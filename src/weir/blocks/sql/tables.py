@@ -28,8 +28,11 @@ __all__ = [
     "PROVENANCE_KEY",
     "SqlTableRef",
     "array_from_values",
+    "data_file",
     "first_output",
+    "no_data_message",
     "output_value",
+    "read_data_file",
     "sql_table_of",
     "to_arrow",
     "upstream_arrow",
@@ -183,8 +186,41 @@ def _polars_to_arrow(value: Any) -> pa.Table:
     return table
 
 
+def data_file(path: Path) -> tuple[str, Path] | None:
+    """Find the table file of a persisted output and its format.
+
+    Args:
+        path: an upstream's output path: a data file, or a folder holding `data.parquet`,
+            `data.arrow` (as `weir.data_products` writes them) or Parquet parts.
+
+    Returns:
+        (`parquet`, file or glob pattern) or (`arrow`, file), or None when it holds no table.
+    """
+    if path.is_dir():
+        for name, kind in (("data.parquet", "parquet"), ("data.arrow", "arrow")):
+            if (path / name).is_file():
+                return kind, path / name
+        if any(path.rglob("*.parquet")):
+            return "parquet", path / "**" / "*.parquet"
+        return None
+    if path.suffix in (".parquet", ".pq"):
+        return "parquet", path
+    if path.suffix in (".arrow", ".feather", ".ipc"):
+        return "arrow", path
+    return None
+
+
+def read_data_file(kind: str, path: Path) -> pa.Table:
+    """Read a file found by `data_file`; Arrow IPC is memory-mapped (no copy)."""
+    if kind == "arrow":
+        # Not closed here: the table's buffers point into the mapping, which lives as long
+        # as they do.
+        return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    return pq.read_table(path)
+
+
 def upstream_arrow(upstream: UpstreamInput, block_uuid: str) -> pa.Table:
-    """An upstream's output_0 as Arrow: its in-memory value, or its Parquet file when absent.
+    """An upstream's output_0 as Arrow: its in-memory value, else its persisted file.
 
     Args:
         upstream: one upstream input.
@@ -194,14 +230,15 @@ def upstream_arrow(upstream: UpstreamInput, block_uuid: str) -> pa.Table:
         The Arrow table.
 
     Raises:
-        BlockExecutionError: there is neither a value nor a Parquet file, or it is not tabular.
+        BlockExecutionError: there is neither a value nor a table file, or it is not tabular.
     """
     value, path = first_output(upstream)
     if value is not None:
         return to_arrow(value, block_uuid, upstream.block_uuid)
-    if path is not None and path.suffix == ".parquet":
-        return pq.read_table(path)
-    raise BlockExecutionError(block_uuid, no_data_message(upstream))
+    found = data_file(path) if path is not None else None
+    if found is None:
+        raise BlockExecutionError(block_uuid, no_data_message(upstream))
+    return read_data_file(*found)
 
 
 def no_data_message(upstream: UpstreamInput) -> str:
@@ -209,8 +246,8 @@ def no_data_message(upstream: UpstreamInput) -> str:
     _, path = first_output(upstream)
     if path is not None:
         return (
-            f"upstream block '{upstream.block_uuid}' has no output in memory and its file "
-            f"{path} is not Parquet; SQL blocks read upstream files only as Parquet"
+            f"upstream block '{upstream.block_uuid}' has no output in memory and {path} holds "
+            "no table SQL can read (Parquet or Arrow IPC)"
         )
     return f"upstream block '{upstream.block_uuid}' has no output (None, nothing persisted)"
 

@@ -4,7 +4,8 @@
   `weir_upstream_<uuid>` and scanned without copying (Arrow/polars zero-copy, pandas by DuckDB's
   pandas scan). A list of dicts or a dict of columns is turned into Arrow first.
 - An upstream not in memory but persisted as Parquet (a block re-run alone) renders to
-  `read_parquet('<path>')`, read in place.
+  `read_parquet('<path>')`, read in place; one persisted as Arrow IPC is memory-mapped and
+  registered like an in-memory value.
 - A SQL upstream whose result is a table in the same DuckDB file renders to that table.
 - With neither `data_provider_profile` nor `data_provider_table`, the connection is in memory and
   the block only returns its rows. Otherwise the rows are also written to
@@ -31,10 +32,11 @@ from weir.blocks.sql.config import WritePolicy, safe_name
 from weir.blocks.sql.providers.base import BlockContext, SqlProvider, TableTarget
 from weir.blocks.sql.sqltext import SqlPosition, quote_double, sql_literal
 from weir.blocks.sql.tables import (
+    data_file,
     first_output,
-    no_data_message,
     sql_table_of,
     to_arrow,
+    upstream_arrow,
 )
 from weir.connections import DuckDBSettings, duckdb_settings
 from weir.errors import BlockExecutionError, ConfigError
@@ -86,22 +88,20 @@ class DuckDBProvider(SqlProvider):
         if ref is not None and ref.database == self.identity:
             return ref.table
         value, path = first_output(upstream)
-        if value is None and path is not None:
-            if path.is_dir():
-                return f"read_parquet({sql_literal(str(path / '**' / '*.parquet'))})"
-            if path.suffix == ".parquet":
-                return f"read_parquet({sql_literal(str(path))})"
+        found = data_file(path) if value is None and path is not None else None
+        if found is not None and found[0] == "parquet":
+            return f"read_parquet({sql_literal(str(found[1]))})"
         return quote_double(_registered_name(upstream))
 
     def stage(self, upstream: Sequence[UpstreamInput]) -> None:
-        """Register the in-memory values of the used upstreams (no copy)."""
+        """Register the used upstreams' values, or their memory-mapped Arrow files (no copy)."""
         connection = self._open()
         for item in upstream:
             if self.reference(item) != quote_double(_registered_name(item)):
                 continue  # read in place: a table of this file or a Parquet file
             value, _ = first_output(item)
             if value is None:
-                raise BlockExecutionError(self.context.block_uuid, no_data_message(item))
+                value = upstream_arrow(item, self.context.block_uuid)
             connection.register(_registered_name(item), _scannable(value, self.context, item))
 
     def query(self, sql: str) -> pa.Table:
