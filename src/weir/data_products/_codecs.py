@@ -126,17 +126,6 @@ class TableCodec:
 _ARROW_CONVERSION_ERRORS: Final = (pa.ArrowException, TypeError, ValueError)
 
 
-def _holds_lists(arrow_type: pa.DataType) -> bool:
-    """Whether the type is or contains a list or map (pyarrow reads those back as numpy arrays)."""
-    if isinstance(arrow_type, pa.ListType | pa.LargeListType | pa.FixedSizeListType | pa.MapType):
-        return True
-    if isinstance(arrow_type, pa.ListViewType | pa.LargeListViewType):
-        return True
-    if isinstance(arrow_type, pa.StructType):
-        return any(_holds_lists(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
-    return False
-
-
 def _pandas_columns(table: pa.Table) -> list[dict[str, Any]]:
     """The pandas metadata entries of the frame's data columns (index columns left out)."""
     meta = table.schema.pandas_metadata
@@ -150,8 +139,9 @@ class PandasCodec(TableCodec):
     """`pandas.DataFrame`: dtypes and any non-default index survive via pyarrow's pandas metadata.
 
     Falls back to pickle when Arrow cannot represent a column exactly: mixed Python types,
-    complex numbers, duplicate column names, or Python lists in an object column (pyarrow would
-    hand them back as numpy arrays).
+    complex numbers, duplicate column names, or Python lists or dicts in an object column
+    (pyarrow would hand lists back as numpy arrays, and dicts with every key seen in the column,
+    missing ones as None, integers as floats).
     """
 
     kind = "pandas"
@@ -168,8 +158,10 @@ class PandasCodec(TableCodec):
             raise CannotEncodeError(f"pyarrow cannot convert the DataFrame: {exc}") from exc
         for column in table.schema.pandas_metadata["columns"]:
             arrow_type = table.schema.field(column["field_name"]).type
-            if column["numpy_type"] == "object" and _holds_lists(arrow_type):
-                raise CannotEncodeError(f"column {column['name']!r} holds Python lists")
+            if column["numpy_type"] == "object" and pa.types.is_nested(arrow_type):
+                raise CannotEncodeError(
+                    f"column {column['name']!r} holds Python lists or dicts ({arrow_type})"
+                )
         return table
 
     def from_arrow(self, table: pa.Table) -> pd.DataFrame:

@@ -131,6 +131,7 @@ def test_pandas_attrs_survive(store: DataProductStore) -> None:
         (pd.DataFrame([[1, 2]], columns=["a", "a"]), "duplicate names"),
         (pd.DataFrame({"l": [[1, 2], [3], None]}), "python lists"),
         (pd.DataFrame({"s": [{"k": [1]}, {"k": [2]}]}), "lists inside dicts"),
+        (pd.DataFrame({"d": [{"a": 1}, {"b": 2}]}), "dicts with different keys"),
     ],
     ids=lambda x: x if isinstance(x, str) else "",
 )

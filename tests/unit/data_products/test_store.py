@@ -268,3 +268,18 @@ def test_unpickling_a_class_that_is_gone_says_so(
     message = str(caught.value)
     assert "ModuleNotFoundError: No module named 'gone_module'" in message
     assert "If a module is missing, install it" in message
+
+
+def test_blocks_of_one_run_can_be_written_from_threads_at_once(store: DataProductStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    frame = pd.DataFrame({"a": range(1000)})
+
+    def write(index: int) -> None:
+        store.write(9, f"block_{index}", [frame, {"i": index}])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, range(16)))
+    for index in range(16):
+        assert store.read_output(9, f"block_{index}", 1) == {"i": index}
+    assert hidden_leftovers(store, 9) == []
