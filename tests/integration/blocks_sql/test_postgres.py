@@ -101,6 +101,51 @@ def test_upstream_frame_is_copied_with_mapped_types(tmp_path: Path, postgres_dat
     assert fetch(postgres_database, "SELECT count(*) FROM public.etl_report") == [(3,)]
 
 
+def test_csv_copy_path_keeps_every_value_exact(tmp_path: Path, postgres_database: str) -> None:
+    # Only CSV-safe types: the fast path (Arrow's CSV writer) is taken.
+    texts = ["", None, 'say "hi"', "a,b", "two\nlines", "\\N", "ünï"]
+    floats = [0.1, None, float("nan"), float("inf"), float("-inf"), 1 / 3, -0.0]
+    stamp = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    table = pa.table(
+        {
+            "i": pa.array(range(7), pa.int8()),
+            "t": pa.array(texts),
+            "f": pa.array(floats),
+            "u": pa.array([2**64 - 1, None, 0, 1, 2, 3, 4], pa.uint64()),
+            "ts": pa.array(
+                [stamp, None, stamp, stamp, stamp, stamp, stamp],
+                pa.timestamp("ns", tz="Europe/Paris"),
+            ),
+            "naive": pa.array([datetime(2024, 1, 1, 0, 0, 1)] * 7, pa.timestamp("us")),
+            "d": pa.array([date(1999, 12, 31), None, None, None, None, None, None]),
+            "dec": pa.array(
+                [Decimal("-12.345"), None, None, None, None, None, None], pa.decimal128(9, 3)
+            ),
+            "b": pa.array([True, None, False, True, False, True, False]),
+        }
+    )
+    root = project(tmp_path, postgres_database)
+    output = run(
+        root, "SELECT * FROM {{ df_1 }} ORDER BY i", upstream=(UpstreamInput("odd", table),)
+    )
+    assert output["t"].tolist()[0] == ""
+    assert output["t"].isna().tolist()[1]
+    assert output["t"].tolist()[2:] == texts[2:]
+    got = output["f"].tolist()
+    assert got[0] == 0.1
+    assert got[5] == 1 / 3
+    assert got[3] == float("inf")
+    assert got[4] == float("-inf")
+    assert pd.isna(got[1])
+    assert pd.isna(got[2])
+    assert output["u"].tolist()[0] == Decimal(2**64 - 1)
+    assert output["ts"].iloc[0] == pd.Timestamp(stamp)
+    assert output["naive"].iloc[0] == pd.Timestamp("2024-01-01 00:00:01")
+    assert output["d"].tolist()[0] == date(1999, 12, 31)
+    assert output["dec"].tolist()[0] == Decimal("-12.345")
+    assert output["b"].tolist()[:3] == [True, None, False]
+
+
 def test_persisted_outputs_are_uploaded_from_their_files(
     tmp_path: Path, postgres_database: str
 ) -> None:

@@ -1,7 +1,9 @@
-"""PostgreSQL (psycopg 3): upload upstreams with binary COPY, materialise the SELECT, read back.
+"""PostgreSQL (psycopg 3): upload upstreams with COPY, materialise the SELECT, read back.
 
 - An upstream DataFrame/Arrow table is loaded into `<schema>.<pipeline_uuid>_<upstream_uuid>`
-  (Mage's name) with `COPY .. FROM STDIN (FORMAT BINARY)`, replacing the table atomically, and
+  (Mage's name) with COPY, replacing the table atomically: in CSV written by Arrow's C++ writer
+  when every column is a number, bool, text, date or timestamp (1M rows x 4 columns: ~3 s instead
+  of ~8 s on 2 cores), else in binary format row by row through psycopg; and
   `{{ df_n }}` renders to that quoted name. Only upstreams the SQL reads are loaded (Mage loads
   every upstream). A SQL upstream whose result table is in this database renders to that table.
 - The block's SELECT is written to `<schema>.<table>` per `export_write_policy`, in one transaction:
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from collections.abc import Callable, Sequence
@@ -25,6 +28,7 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from psycopg.types.json import Jsonb
 
 from weir.blocks.base import UpstreamInput
@@ -268,25 +272,79 @@ class PostgresProvider(SqlProvider):
         )
 
     def _upload(self, table: pa.Table, name: str) -> None:
+        table = _without_dictionaries(table)
         columns = [_column_plan(field) for field in table.schema]
-        temporary = _temporary_name()
+        bare = _temporary_name()
+        temporary = self._qualified(bare)
         definition = ", ".join(f"{quote_double(n)} {ddl}" for n, ddl, _, _ in columns)
         names = ", ".join(quote_double(n) for n, _, _, _ in columns)
         connection = self._open()
         with connection.transaction(), connection.cursor() as cursor:
             self._ensure_schema(cursor)
-            cursor.execute(f"CREATE TABLE {self._qualified(temporary)} ({definition})".encode())
-            copy_sql = f"COPY {self._qualified(temporary)} ({names}) FROM STDIN (FORMAT BINARY)"
-            with cursor.copy(copy_sql.encode()) as copy:
-                copy.set_types([copy_type for _, _, copy_type, _ in columns])
-                for batch in table.to_batches(max_chunksize=_BATCH_ROWS):
-                    values = [
-                        convert(_plain(column).to_pylist())
-                        for column, (_, _, _, convert) in zip(batch.columns, columns, strict=True)
-                    ]
-                    for row in zip(*values, strict=True):
-                        copy.write_row(row)
-            self._swap_in(cursor, temporary, name)
+            cursor.execute(f"CREATE TABLE {temporary} ({definition})".encode())
+            if all(_csv_safe(field.type) for field in table.schema):
+                _copy_csv(cursor, f"COPY {temporary} ({names}) FROM STDIN (FORMAT CSV)", table)
+            else:
+                copy_sql = f"COPY {temporary} ({names}) FROM STDIN (FORMAT BINARY)"
+                _copy_binary(cursor, copy_sql, table, columns)
+            self._swap_in(cursor, bare, name)
+
+
+def _without_dictionaries(table: pa.Table) -> pa.Table:
+    """Decode dictionary (pandas categorical) columns to their value type."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            column = pc.cast(table.column(index), field.type.value_type)
+            table = table.set_column(index, field.with_type(field.type.value_type), column)
+    return table
+
+
+def _csv_safe(data_type: pa.DataType) -> bool:
+    """Arrow's CSV writer renders this type as PostgreSQL's CSV COPY reads it back, exactly."""
+    return (
+        pa.types.is_boolean(data_type)
+        or pa.types.is_integer(data_type)
+        or pa.types.is_float32(data_type)
+        or pa.types.is_float64(data_type)
+        or pa.types.is_decimal(data_type)
+        or pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_date(data_type)
+        or pa.types.is_timestamp(data_type)
+        or pa.types.is_null(data_type)
+    )
+
+
+def _copy_csv(cursor: psycopg.Cursor[Any], copy_sql: str, table: pa.Table) -> None:
+    """COPY in CSV made by Arrow's C++ writer: ~2.5x faster than rows through Python.
+
+    Strings are always quoted, so `""` is an empty string and an unquoted empty field is NULL;
+    floats are written in their shortest round-trip form (`nan`, `inf` included).
+    """
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with cursor.copy(copy_sql.encode()) as copy:
+        for batch in table.to_batches(max_chunksize=_BATCH_ROWS):
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, options)
+            copy.write(buffer.getbuffer())
+
+
+def _copy_binary(
+    cursor: psycopg.Cursor[Any],
+    copy_sql: str,
+    table: pa.Table,
+    columns: list[tuple[str, str, str, Callable[[list[Any]], list[Any]]]],
+) -> None:
+    """COPY in PostgreSQL's binary format, row by row (types CSV cannot carry: JSON, bytes, ...)."""
+    with cursor.copy(copy_sql.encode()) as copy:
+        copy.set_types([copy_type for _, _, copy_type, _ in columns])
+        for batch in table.to_batches(max_chunksize=_BATCH_ROWS):
+            values = [
+                convert(_plain(column).to_pylist())
+                for column, (_, _, _, convert) in zip(batch.columns, columns, strict=True)
+            ]
+            for row in zip(*values, strict=True):
+                copy.write_row(row)
 
 
 def _column_plan(
