@@ -6,10 +6,12 @@ import json
 import shutil
 import sys
 import types
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import weir.data_products.store as store_module
@@ -271,8 +273,6 @@ def test_unpickling_a_class_that_is_gone_says_so(
 
 
 def test_blocks_of_one_run_can_be_written_from_threads_at_once(store: DataProductStore) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     frame = pd.DataFrame({"a": range(1000)})
 
     def write(index: int) -> None:
@@ -283,3 +283,22 @@ def test_blocks_of_one_run_can_be_written_from_threads_at_once(store: DataProduc
     for index in range(16):
         assert store.read_output(9, f"block_{index}", 1) == {"i": index}
     assert hidden_leftovers(store, 9) == []
+
+
+def test_parquet_dictionary_encodes_only_string_like_columns(
+    parquet_store: DataProductStore,
+) -> None:
+    frame = pd.DataFrame(
+        {"n": range(100), "s": ["a", "b"] * 50, "c": pd.Categorical(["x"] * 100), "f": 0.5}
+    )
+    (info,) = parquet_store.write(1, "b", [frame])
+    row_group = pq.ParquetFile(info.path).metadata.row_group(0)
+    encodings = {
+        row_group.column(i).path_in_schema: row_group.column(i).encodings
+        for i in range(row_group.num_columns)
+    }
+    assert "RLE_DICTIONARY" in encodings["s"]
+    assert "RLE_DICTIONARY" in encodings["c"]
+    assert "RLE_DICTIONARY" not in encodings["n"]
+    assert "RLE_DICTIONARY" not in encodings["f"]
+    assert row_group.column(0).compression == "ZSTD"
