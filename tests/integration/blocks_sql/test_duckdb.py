@@ -268,3 +268,15 @@ def test_missing_profile_and_missing_file(tmp_path: Path) -> None:
     request.file_path.unlink()
     with pytest.raises(BlockLoadError, match="does not exist"):
         execute_sql_block(request)
+
+
+def test_integer_sums_are_int64_not_decimals(tmp_path: Path) -> None:
+    sql = (
+        "SELECT sum(id) AS total, sum(id)::HUGEINT * 100000000000000000000 AS huge "
+        "FROM {{ df_1 }}"
+    )
+    request = sql_request(tmp_path, sql, upstream=(UpstreamInput("orders", ORDERS),))
+    (output,) = execute_sql_block(request).outputs
+    assert str(output["total"].dtype) == "int64"
+    assert output["total"].tolist() == [6]
+    assert output["huge"].dtype == object  # too large for int64: kept exact

@@ -232,6 +232,27 @@ def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     table = relation.to_arrow_table()
     if not isinstance(table, pa.Table):
         raise TypeError(f"duckdb returned {type(table).__name__}, not an Arrow table")
+    return _narrow_hugeints(table)
+
+
+def _narrow_hugeints(table: pa.Table) -> pa.Table:
+    """Give `sum()`/`count()` results over integers an int64 column instead of Python Decimals.
+
+    DuckDB types `sum(BIGINT)` as HUGEINT, which reaches Arrow as decimal128(38, 0) and pandas as
+    an `object` column of Decimals. A column of that type whose values all fit in int64 becomes
+    int64 (lossless); one with a larger value keeps its type.
+    """
+    import pyarrow.compute as pc
+
+    hugeint = pa.decimal128(38, 0)
+    for index, field in enumerate(table.schema):
+        if field.type != hugeint:
+            continue
+        try:
+            narrowed = pc.cast(table.column(index), pa.int64(), safe=True)
+        except pa.ArrowInvalid:
+            continue
+        table = table.set_column(index, field.with_type(pa.int64()), narrowed)
     return table
 
 

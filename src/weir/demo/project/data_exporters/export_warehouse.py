@@ -19,9 +19,10 @@ def export_data(revenue, passengers, survival, *args, **kwargs):
     with duckdb.connect(str(WAREHOUSE)) as warehouse:
         for name, frame in tables.items():
             warehouse.register('frame', frame)
-            warehouse.execute(f'CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame')
+            # DuckDB 2 wants each result fetched before the connection runs anything else.
+            warehouse.execute(f'CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame').fetchall()
             warehouse.unregister('frame')
-            rows = warehouse.execute(f'SELECT count(*) FROM {name}').fetchone()[0]
+            rows = warehouse.execute(f'SELECT count(*) FROM {name}').fetchall()[0][0]
             parquet = OUTPUT / f'{name}.parquet'
             frame.to_parquet(parquet, index=False)
             built.append(
