@@ -13,23 +13,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from weir.data_products.formats import FILE_NAMES, TableFormat
+
 __all__ = [
-    "FILE_NAMES",
-    "TableFormat",
     "read_head",
     "read_table",
     "schema_pairs",
     "write_table",
 ]
 
-TableFormat = Literal["parquet", "arrow"]
-
-FILE_NAMES: Final[dict[str, str]] = {"parquet": "data.parquet", "arrow": "data.arrow"}
 
 # zstd at level 1: ~25% smaller files than snappy or lz4 for ~20% more CPU time.
 _PARQUET_OPTIONS: Final[dict[str, Any]] = {"compression": "zstd", "compression_level": 1}

@@ -17,7 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from weir.data_products._arrow_io import read_head, schema_pairs
-from weir.data_products._codecs import CODECS, TableCodec
+from weir.data_products._codecs import CODECS
+from weir.data_products._table_codecs import TableCodec
 from weir.data_products.store import OutputInfo
 from weir.errors import DataProductError
 

@@ -3,7 +3,7 @@
 Layout under the store's root (the engine passes `<data_dir>/pipeline_runs`):
 
 ```
-<root>/<pipeline_run_id>/<block_uuid>/output_<n>/data.parquet  (or .arrow, .json, .pickle)
+<root>/<pipeline_run_id>/<block_uuid>/output_<n>/data.arrow  (or .parquet, .json, .pickle)
                                                 /meta.json
 ```
 
@@ -31,7 +31,7 @@ from uuid import uuid4
 
 import orjson
 
-from weir.data_products._arrow_io import TableFormat
+from weir.data_products.formats import DEFAULT_TABLE_FORMAT, TableFormat
 from weir.data_products._codecs import CODECS, CannotEncodeError
 from weir.errors import DataProductError
 
@@ -93,7 +93,7 @@ class DataProductStore:
         DataProductError: `table_format` is neither `parquet` nor `arrow`.
     """
 
-    def __init__(self, root: Path, *, table_format: TableFormat = "parquet") -> None:
+    def __init__(self, root: Path, *, table_format: TableFormat = DEFAULT_TABLE_FORMAT) -> None:
         if table_format not in ("parquet", "arrow"):
             raise DataProductError(
                 f"table_format must be 'parquet' or 'arrow', not {table_format!r}"

@@ -25,7 +25,8 @@ from weir.engine.block_attempt import BlockExecutor
 from weir.engine.events import RunObserver
 from weir.engine.executor import PipelineRunExecutor, RunPlan
 from weir.engine.logs import routed_standard_streams
-from weir.errors import PipelineValidationError
+from weir.data_products.formats import DEFAULT_TABLE_FORMAT
+from weir.errors import ConfigError, PipelineValidationError
 from weir.pipeline.pipeline import Pipeline, load_pipeline
 from weir.project.project import Project, load_project
 from weir.runs.database import default_database_url
@@ -121,6 +122,7 @@ def run_pipeline(
     project = load_project(project_path)
     pipeline = load_pipeline(project, pipeline_uuid)
     selected = select_blocks(pipeline, block_uuids, downstream=downstream)
+    data_product_store(project)  # a bad data_product_format fails before any run is recorded
     url = database_url or default_database_url(project.data_dir)
     with RunStore(url) as runs:
         plan = plan_run(
@@ -160,8 +162,24 @@ def plan_run(
     )
 
 
+def data_product_store(project: Project) -> DataProductStore:
+    """The project's data product store; `data_product_format` in its metadata.yaml picks the
+    file format of table outputs (`arrow`, the default, or `parquet`).
+
+    Raises:
+        ConfigError: `data_product_format` is neither `arrow` nor `parquet`.
+    """
+    table_format = project.settings.get("data_product_format", DEFAULT_TABLE_FORMAT)
+    if table_format not in ("arrow", "parquet"):
+        raise ConfigError(
+            f"{project.root / 'metadata.yaml'}: key 'data_product_format' is {table_format!r}; "
+            "use 'arrow' (fast, the default) or 'parquet' (smaller files)"
+        )
+    return DataProductStore(project.data_dir / "pipeline_runs", table_format=table_format)
+
+
 def _execute(plan: RunPlan, runs: RunStore, observer: RunObserver | None) -> RunStatus:
-    products = DataProductStore(plan.project.data_dir / "pipeline_runs")
+    products = data_product_store(plan.project)
     executor = PipelineRunExecutor(plan, runs, products, EXECUTORS, observer=observer)
     stop_heartbeat = threading.Event()
     beat = threading.Thread(

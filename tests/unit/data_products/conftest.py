@@ -17,5 +17,5 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> DataProductStore:
 
 @pytest.fixture
 def parquet_store(tmp_path: Path) -> DataProductStore:
-    """A store writing Parquet (the default)."""
-    return DataProductStore(tmp_path / "pipeline_runs")
+    """A store writing Parquet (run outputs default to Arrow IPC)."""
+    return DataProductStore(tmp_path / "pipeline_runs", table_format="parquet")

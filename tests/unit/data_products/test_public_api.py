@@ -44,7 +44,7 @@ def test_polars_is_not_imported_unless_a_polars_output_is_read() -> None:
 
 
 def test_polars_frames_are_recognised_by_module_not_by_class_name() -> None:
-    from weir.data_products._codecs import _is_polars_frame
+    from weir.data_products._table_codecs import _is_polars_frame
 
     class DataFrame:  # the same class name in another module is not polars
         pass

@@ -23,8 +23,14 @@ def hidden_leftovers(store: DataProductStore, run_id: int) -> list[str]:
     return sorted(p.name for p in (store.root / str(run_id)).iterdir() if p.name.startswith("."))
 
 
+def test_default_format_is_arrow_ipc(tmp_path: Path) -> None:
+    (info,) = DataProductStore(tmp_path / "runs").write(1, "b", [pd.DataFrame({"a": [1]})])
+    assert info.format == "arrow"
+    assert info.path.name == "data.arrow"
+
+
 def test_layout_and_meta_json(tmp_path: Path) -> None:
-    store = DataProductStore(tmp_path / "pipeline_runs")
+    store = DataProductStore(tmp_path / "pipeline_runs", table_format="parquet")
     frame = pd.DataFrame({"a": [1, 2, 3], "s": ["x", "y", None]})
     (info,) = store.write(12, "load_data", [frame])
     folder = tmp_path / "pipeline_runs" / "12" / "load_data" / "output_0"
