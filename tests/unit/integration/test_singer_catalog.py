@@ -31,7 +31,11 @@ MAGE_STREAM = {
     "metadata": [
         {
             "breadcrumb": [],
-            "metadata": {"selected": True, "table-key-properties": ["id"], "inclusion": "available"},
+            "metadata": {
+                "selected": True,
+                "table-key-properties": ["id"],
+                "inclusion": "available",
+            },
         },
         {"breadcrumb": ["properties", "id"], "metadata": {"inclusion": "automatic"}},
         {"breadcrumb": ["properties", "email"], "metadata": {"inclusion": "available"}},
@@ -132,7 +136,9 @@ def _live(properties):
         tap_stream_id="users",
         stream="users",
         schema={"type": "object", "properties": properties},
-        metadata=tuple(MetadataEntry(("properties", n), {"inclusion": "available"}) for n in properties),
+        metadata=tuple(
+            MetadataEntry(("properties", n), {"inclusion": "available"}) for n in properties
+        ),
     )
 
 
@@ -158,7 +164,9 @@ def test_refreshed_takes_types_from_source_and_keeps_selection():
 
 def test_refreshed_drops_columns_gone_from_the_source():
     entry = CatalogEntry.from_dict(MAGE_STREAM)
-    refreshed = entry.refreshed(_live({"id": {"type": "integer"}, "updated_at": {"type": "string"}}))
+    refreshed = entry.refreshed(
+        _live({"id": {"type": "integer"}, "updated_at": {"type": "string"}})
+    )
     assert list(refreshed.properties) == ["id", "updated_at"]
 
 
@@ -167,7 +175,10 @@ def test_state_round_trip_keeps_other_keys():
     state = State.from_dict(data)
     assert state.to_dict() == data
     moved = state.with_bookmark("orders", {"version": 1}).with_bookmark("users", None)
-    assert moved.to_dict() == {"currently_syncing": "users", "bookmarks": {"orders": {"version": 1}}}
+    assert moved.to_dict() == {
+        "currently_syncing": "users",
+        "bookmarks": {"orders": {"version": 1}},
+    }
     assert state.bookmark("users") == {"replication_key_value": 5}
     assert State.from_dict(None) == State()
     with pytest.raises(ValueError, match="bookmarks"):

@@ -23,9 +23,7 @@ MESSAGES = [
         bookmark_properties=("updated_at",),
     ),
     RecordMessage("users", {"id": 1, "name": "Ada"}, version=7),
-    RecordMessage(
-        "users", {"id": 2}, time_extracted=datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
-    ),
+    RecordMessage("users", {"id": 2}, time_extracted=datetime(2024, 5, 1, 12, 30, tzinfo=UTC)),
     StateMessage({"bookmarks": {"users": {"replication_key_value": "2024-05-01"}}}),
     ActivateVersionMessage("users", 1714567890000),
 ]
@@ -41,7 +39,12 @@ def test_messages_round_trip_through_one_json_line(message):
 
 def test_format_writes_singer_keys():
     line = format_message(RecordMessage("users", {"id": 1}, version=3))
-    assert orjson.loads(line) == {"type": "RECORD", "stream": "users", "record": {"id": 1}, "version": 3}
+    assert orjson.loads(line) == {
+        "type": "RECORD",
+        "stream": "users",
+        "record": {"id": 1},
+        "version": 3,
+    }
 
 
 def test_decimal_is_written_as_an_exact_json_number():

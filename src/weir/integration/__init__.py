@@ -1,0 +1,110 @@
+"""Weir's data integration engine: move streams from sources to destinations, exactly once.
+
+```python
+from weir.integration import PostgresDestination, PostgresSource, run_sync
+
+source = PostgresSource("postgresql://app@db/prod", schema="public")
+destination = PostgresDestination("postgresql://etl@warehouse/dw", schema="raw")
+catalog = source.discover().with_selected(["users", "orders"])
+result = run_sync(source, destination, catalog, state_id="my_pipeline")
+```
+
+Layout: `singer` is the wire protocol, catalog and state (imports nothing else from Weir);
+`base` holds the connector interfaces; `columns` the shared type model; `sources/` and
+`destinations/` one module per connector; `sync` the replication logic; `errors` the exceptions.
+Connector classes are imported on first use, so `import weir.integration` does not load the
+database drivers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from weir.integration.base import (
+    SYNCED_AT_COLUMN,
+    TABLE_VERSION_COLUMN,
+    Destination,
+    LoadBatch,
+    Source,
+    TableSpec,
+    WriteDisposition,
+    stream_columns,
+)
+from weir.integration.columns import Column, ColumnKind
+from weir.integration.errors import (
+    CatalogError,
+    ConnectorConfigError,
+    DestinationError,
+    IntegrationError,
+    SchemaChangeError,
+    SourceError,
+    SyncFailedError,
+)
+from weir.integration.singer import (
+    Catalog,
+    CatalogEntry,
+    ReplicationMethod,
+    State,
+    UniqueConflictMethod,
+)
+from weir.integration.sync import (
+    DEFAULT_BATCH_SIZE_ROWS,
+    StreamResult,
+    SyncProgress,
+    SyncResult,
+    run_sync,
+    sync_stream,
+)
+
+if TYPE_CHECKING:
+    from weir.integration.destinations.duckdb import DuckDBDestination
+    from weir.integration.destinations.postgres import PostgresDestination
+    from weir.integration.sources.postgres import PostgresSource
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE_ROWS",
+    "SYNCED_AT_COLUMN",
+    "TABLE_VERSION_COLUMN",
+    "Catalog",
+    "CatalogEntry",
+    "CatalogError",
+    "Column",
+    "ColumnKind",
+    "ConnectorConfigError",
+    "Destination",
+    "DestinationError",
+    "DuckDBDestination",
+    "IntegrationError",
+    "LoadBatch",
+    "PostgresDestination",
+    "PostgresSource",
+    "ReplicationMethod",
+    "SchemaChangeError",
+    "Source",
+    "SourceError",
+    "State",
+    "StreamResult",
+    "SyncFailedError",
+    "SyncProgress",
+    "SyncResult",
+    "TableSpec",
+    "UniqueConflictMethod",
+    "WriteDisposition",
+    "run_sync",
+    "stream_columns",
+    "sync_stream",
+]
+
+_CONNECTORS = {
+    "DuckDBDestination": "weir.integration.destinations.duckdb",
+    "PostgresDestination": "weir.integration.destinations.postgres",
+    "PostgresSource": "weir.integration.sources.postgres",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _CONNECTORS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weir.integration' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)

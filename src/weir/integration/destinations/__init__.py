@@ -1,0 +1,1 @@
+"""Destinations: one module per connector, each a `weir.integration.base.Destination`."""

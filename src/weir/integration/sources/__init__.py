@@ -1,0 +1,1 @@
+"""Sources: one module per connector, each a `weir.integration.base.Source`."""
