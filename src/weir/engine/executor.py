@@ -1,10 +1,12 @@
 """Executing one pipeline run: the ready-block queue, workers, retries, timeouts.
 
 The loop runs on the calling thread; each block attempt runs on a thread of its own (see
-`block_attempt`), at most `block_run_limit` at once. Outputs stay in memory for downstream blocks of
-the same run (no re-read) and are dropped as soon as every downstream block has finished, so peak
-memory follows the widest layer of the DAG, not the whole pipeline. Every status change goes
-through the run store's state machine.
+`block_attempt`), at most `block_run_limit` computing at once. Outputs stay in memory for downstream
+blocks of the same run (no re-read) and are dropped as soon as every downstream block has finished,
+so peak memory follows the widest layer of the DAG, not the whole pipeline. Downstream blocks start
+as soon as their inputs are computed, while those are still being written to disk; a block run is
+`completed` only once its data product is on disk. Every status change goes through the run
+store's state machine.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from weir.data_products.store import DataProductStore
 from weir.engine.block_attempt import (
     Attempt,
     AttemptOutcome,
+    AttemptWork,
     BlockExecutor,
+    Stage,
     count_rows,
     error_details,
     start_attempt,
 )
 from weir.engine.events import BlockRunEvent, NullObserver, RunObserver
 from weir.engine.logs import block_log_path, block_run_logger
-from weir.errors import BlockLoadError, BlockTimeoutError, WeirError
+from weir.errors import BlockLoadError, BlockTimeoutError, DataProductError, WeirError
 from weir.pipeline.pipeline import Pipeline
 from weir.project.project import Project
 from weir.runs.records import PipelineRunRecord
@@ -94,9 +98,11 @@ class PipelineRunExecutor:
         self._clock = clock
         self._dag = plan.pipeline.dag.subset(plan.block_uuids)
         self._block_run_ids = {b.block_uuid: b.id for b in plan.run.block_runs}
-        self._statuses: dict[str, RunStatus] = {uuid: RunStatus.INITIAL for uuid in plan.block_uuids}
+        self._statuses: dict[str, RunStatus] = dict.fromkeys(plan.block_uuids, RunStatus.INITIAL)
         self._waiting_on = {uuid: len(self._dag.upstream_of(uuid)) for uuid in plan.block_uuids}
-        self._consumers_left = {uuid: len(self._dag.downstream_of(uuid)) for uuid in plan.block_uuids}
+        self._consumers_left = {
+            uuid: len(self._dag.downstream_of(uuid)) for uuid in plan.block_uuids
+        }
         self._inputs: dict[str, UpstreamInput] = {}
         self._ready: list[str] = [uuid for uuid in self._dag.blocks if self._waiting_on[uuid] == 0]
         self._running: dict[str, Attempt] = {}
@@ -134,8 +140,11 @@ class PipelineRunExecutor:
 
     # --- starting blocks -------------------------------------------------------------------
 
+    def _computing(self) -> int:
+        return sum(1 for attempt in self._running.values() if not attempt.computed)
+
     def _start_ready_blocks(self) -> None:
-        while self._ready and len(self._running) < self._limit:
+        while self._ready and self._computing() < self._limit:
             uuid = self._ready.pop(0)
             self._start(uuid, attempt_number=1)
 
@@ -152,24 +161,21 @@ class PipelineRunExecutor:
         self._observer.block_changed(BlockRunEvent(uuid, RunStatus.RUNNING, attempt_number))
         executor = self._executors.get(spec.language)
         if executor is None:
-            self._outcomes.put(
-                AttemptOutcome(
-                    uuid,
-                    attempt_number,
-                    error=BlockLoadError(uuid, f"no executor for language '{spec.language}'"),
-                )
-            )
+            error = BlockLoadError(uuid, f"no executor for language '{spec.language}'")
+            self._outcomes.put(AttemptOutcome(uuid, attempt_number, Stage.FAILED, error=error))
             return
-        start_attempt(
-            attempt,
-            lambda: block_run_logger(
-                log_path, pipeline_uuid=plan.pipeline.uuid, pipeline_run_id=plan.run.id, block_uuid=uuid
+        work = AttemptWork(
+            open_log=lambda: block_run_logger(
+                log_path,
+                pipeline_uuid=plan.pipeline.uuid,
+                pipeline_run_id=plan.run.id,
+                block_uuid=uuid,
             ),
-            lambda logger: self._request(uuid, logger),
-            executor,
-            self._products,
-            self._outcomes,
+            make_request=lambda logger: self._request(uuid, logger),
+            execute=executor,
+            data_products=self._products,
         )
+        start_attempt(attempt, work, self._outcomes)
 
     def _request(self, uuid: str, logger: logging.Logger) -> BlockRequest:
         # Runs on the attempt's thread: reading upstream outputs from disk happens there, too.
@@ -231,12 +237,33 @@ class PipelineRunExecutor:
         attempt = self._running.get(outcome.block_uuid)
         if attempt is None or attempt.number != outcome.attempt:
             return  # a late answer from an attempt abandoned at its timeout
+        if outcome.stage is Stage.COMPUTED:
+            attempt.computed = True
+            attempt.deadline = None  # the timeout bounds the block's code, not Weir's writing
+            self._hand_to_downstream(outcome)
+            return
         del self._running[outcome.block_uuid]
-        if outcome.succeeded:
+        if outcome.stage is Stage.PERSISTED:
             self._complete(outcome)
+        elif attempt.computed:
+            assert isinstance(outcome.error, DataProductError)
+            self._fail_block(outcome.block_uuid, outcome.attempt, outcome.error, outcome.seconds)
         else:
             assert outcome.error is not None
             self._fail_attempt(outcome.block_uuid, outcome.attempt, outcome.error, outcome.seconds)
+
+    def _hand_to_downstream(self, outcome: AttemptOutcome) -> None:
+        uuid = outcome.block_uuid
+        assert outcome.result is not None
+        outputs = outcome.result.outputs
+        if self._consumers_left[uuid] > 0:
+            value: Any = outputs[0] if len(outputs) == 1 else (outputs or None)
+            language = self._plan.pipeline.block(uuid).language
+            self._inputs[uuid] = UpstreamInput(block_uuid=uuid, value=value, language=language)
+        for child in self._dag.downstream_of(uuid):
+            self._waiting_on[child] -= 1
+            if self._waiting_on[child] == 0 and self._statuses[child] is RunStatus.INITIAL:
+                self._ready.append(child)
 
     def _complete(self, outcome: AttemptOutcome) -> None:
         uuid = outcome.block_uuid
@@ -253,18 +280,14 @@ class PipelineRunExecutor:
         self._observer.block_changed(
             BlockRunEvent(uuid, RunStatus.COMPLETED, outcome.attempt, outcome.seconds, rows)
         )
-        if self._consumers_left[uuid] > 0:
-            value: Any = outputs[0] if len(outputs) == 1 else (outputs or None)
+        held = self._inputs.get(uuid)
+        if held is not None:  # from now on SQL engines may also read the files in place
             self._inputs[uuid] = UpstreamInput(
                 block_uuid=uuid,
-                value=value,
+                value=held.value,
                 paths=tuple(info.path for info in outcome.infos),
-                language=self._plan.pipeline.block(uuid).language,
+                language=held.language,
             )
-        for child in self._dag.downstream_of(uuid):
-            self._waiting_on[child] -= 1
-            if self._waiting_on[child] == 0 and self._statuses[child] is RunStatus.INITIAL:
-                self._ready.append(child)
         self._finished(uuid)
 
     def _fail_attempt(self, uuid: str, attempt: int, error: BaseException, seconds: float) -> None:
@@ -273,9 +296,14 @@ class PipelineRunExecutor:
             due = self._clock() + retry.delay_seconds(attempt)
             heapq.heappush(self._retry_at, (due, uuid, attempt + 1))
             self._observer.block_changed(
-                BlockRunEvent(uuid, RunStatus.RUNNING, attempt + 1, seconds, error=_first_line(error))
+                BlockRunEvent(
+                    uuid, RunStatus.RUNNING, attempt + 1, seconds, error=_first_line(error)
+                )
             )
             return
+        self._fail_block(uuid, attempt, error, seconds)
+
+    def _fail_block(self, uuid: str, attempt: int, error: BaseException, seconds: float) -> None:
         message, trace = error_details(error)
         self._set_status(
             uuid,
@@ -288,8 +316,11 @@ class PipelineRunExecutor:
         self._observer.block_changed(
             BlockRunEvent(uuid, RunStatus.FAILED, attempt, seconds, error=_first_line(error))
         )
+        doomed = self._dag.descendants(uuid)
+        # A block already started on the in-memory outputs may finish; the rest never start.
+        self._ready = [ready for ready in self._ready if ready not in doomed]
         for descendant in self._dag.blocks:
-            if descendant in self._dag.descendants(uuid) and self._statuses[descendant] is RunStatus.INITIAL:
+            if descendant in doomed and self._statuses[descendant] is RunStatus.INITIAL:
                 self._set_status(
                     descendant, RunStatus.UPSTREAM_FAILED, error=f"upstream block '{uuid}' failed"
                 )
@@ -328,7 +359,7 @@ class PipelineRunExecutor:
 
     def _release_due_retries(self) -> None:
         now = self._clock()
-        while self._retry_at and self._retry_at[0][0] <= now and len(self._running) < self._limit:
+        while self._retry_at and self._retry_at[0][0] <= now and self._computing() < self._limit:
             _, uuid, number = heapq.heappop(self._retry_at)
             self._start(uuid, attempt_number=number)
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from weir.blocks.base import BlockRequest, BlockResult
 from weir.blocks.python_block import execute_python_block
+from weir.data_products.formats import DEFAULT_TABLE_FORMAT
 from weir.data_products.store import DataProductStore
 from weir.engine.block_attempt import BlockExecutor
 from weir.engine.events import RunObserver
 from weir.engine.executor import PipelineRunExecutor, RunPlan
 from weir.engine.logs import routed_standard_streams
-from weir.data_products.formats import DEFAULT_TABLE_FORMAT
 from weir.errors import ConfigError, PipelineValidationError
 from weir.pipeline.pipeline import Pipeline, load_pipeline
 from weir.project.project import Project, load_project
@@ -129,7 +129,9 @@ def run_pipeline(
             project,
             pipeline,
             runs,
-            variables=merge_variables(pipeline.spec.variables, trigger_variables, runtime_variables),
+            variables=merge_variables(
+                pipeline.spec.variables, trigger_variables, runtime_variables
+            ),
             block_uuids=selected,
             execution_date=execution_date or datetime.now(UTC),
         )
@@ -183,7 +185,10 @@ def _execute(plan: RunPlan, runs: RunStore, observer: RunObserver | None) -> Run
     executor = PipelineRunExecutor(plan, runs, products, EXECUTORS, observer=observer)
     stop_heartbeat = threading.Event()
     beat = threading.Thread(
-        target=_heartbeat, args=(runs, plan.run.id, stop_heartbeat), name="weir-heartbeat", daemon=True
+        target=_heartbeat,
+        args=(runs, plan.run.id, stop_heartbeat),
+        name="weir-heartbeat",
+        daemon=True,
     )
     beat.start()
     try:

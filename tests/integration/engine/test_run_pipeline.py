@@ -40,7 +40,10 @@ def test_linear_pipeline_completes_and_persists_outputs(tmp_path: Path) -> None:
     root = write_project(
         tmp_path / "proj",
         "p",
-        [BlockDef("load", LOADER, type="data_loader"), BlockDef("double", DOUBLE, upstream=["load"])],
+        [
+            BlockDef("load", LOADER, type="data_loader"),
+            BlockDef("double", DOUBLE, upstream=["load"]),
+        ],
     )
     record = run_pipeline(root, "p")
     assert record.status is RunStatus.COMPLETED
@@ -82,7 +85,11 @@ def test_failure_marks_downstream_upstream_failed_and_others_go_on(tmp_path: Pat
         tmp_path / "proj",
         "p",
         [
-            BlockDef("bad", "@data_loader\ndef f(*a, **k):\n    raise RuntimeError('source down')\n", type="data_loader"),
+            BlockDef(
+                "bad",
+                "@data_loader\ndef f(*a, **k):\n    raise RuntimeError('source down')\n",
+                type="data_loader",
+            ),
             BlockDef("after_bad", DOUBLE, upstream=["bad"]),
             BlockDef("after_after", DOUBLE, upstream=["after_bad"]),
             BlockDef("good", LOADER, type="data_loader"),
@@ -105,11 +112,15 @@ def test_failure_marks_downstream_upstream_failed_and_others_go_on(tmp_path: Pat
 def test_independent_blocks_run_concurrently_up_to_the_limit(tmp_path: Path) -> None:
     sleeper = "import time\n@data_loader\ndef f(*a, **k):\n    time.sleep(0.6)\n    return 1\n"
     blocks = [BlockDef(f"s{i}", sleeper, type="data_loader") for i in range(3)]
-    root = write_project(tmp_path / "parallel", "p", blocks, concurrency_config={"block_run_limit": 3})
+    root = write_project(
+        tmp_path / "parallel", "p", blocks, concurrency_config={"block_run_limit": 3}
+    )
     started = time.monotonic()
     assert run_pipeline(root, "p").status is RunStatus.COMPLETED
     parallel_seconds = time.monotonic() - started
-    root = write_project(tmp_path / "serial", "p", blocks, concurrency_config={"block_run_limit": 1})
+    root = write_project(
+        tmp_path / "serial", "p", blocks, concurrency_config={"block_run_limit": 1}
+    )
     started = time.monotonic()
     assert run_pipeline(root, "p").status is RunStatus.COMPLETED
     serial_seconds = time.monotonic() - started
@@ -127,7 +138,9 @@ def test_retries_until_success(tmp_path: Path) -> None:
         "    return count + 1\n"
     )
     retry = {"retry_config": {"retries": 2, "delay": 0.05, "exponential_backoff": True}}
-    root = write_project(tmp_path / "proj", "p", [BlockDef("flaky", flaky, type="data_loader", extra=retry)])
+    root = write_project(
+        tmp_path / "proj", "p", [BlockDef("flaky", flaky, type="data_loader", extra=retry)]
+    )
     record = run_pipeline(root, "p")
     assert record.status is RunStatus.COMPLETED
     assert record.block_runs[0].attempts == 3
@@ -137,7 +150,9 @@ def test_retries_until_success(tmp_path: Path) -> None:
 def test_retries_exhausted_fail_with_the_last_error(tmp_path: Path) -> None:
     always = "@data_loader\ndef f(*a, **k):\n    raise ConnectionError('still down')\n"
     retry = {"retry_config": {"retries": 1, "delay": 0}}
-    root = write_project(tmp_path / "proj", "p", [BlockDef("x", always, type="data_loader", extra=retry)])
+    root = write_project(
+        tmp_path / "proj", "p", [BlockDef("x", always, type="data_loader", extra=retry)]
+    )
     record = run_pipeline(root, "p")
     assert record.block_runs[0].status is RunStatus.FAILED
     assert record.block_runs[0].attempts == 2
@@ -149,7 +164,10 @@ def test_timeout_fails_a_hung_block_quickly(tmp_path: Path) -> None:
     root = write_project(
         tmp_path / "proj",
         "p",
-        [BlockDef("hang", hang, type="data_loader", extra={"timeout": 0.5}), BlockDef("next", DOUBLE, upstream=["hang"])],
+        [
+            BlockDef("hang", hang, type="data_loader", extra={"timeout": 0.5}),
+            BlockDef("next", DOUBLE, upstream=["hang"]),
+        ],
     )
     started = time.monotonic()
     record = run_pipeline(root, "p")
@@ -169,7 +187,9 @@ def test_timeout_fails_a_hung_block_quickly(tmp_path: Path) -> None:
     ],
     ids=["os-exit", "sigkill"],
 )
-def test_a_dying_worker_never_leaves_the_run_running(tmp_path: Path, code: str, reason: str) -> None:
+def test_a_dying_worker_never_leaves_the_run_running(
+    tmp_path: Path, code: str, reason: str
+) -> None:
     root = write_project(tmp_path / "proj", "p", [BlockDef("die", code, type="data_loader")])
     record = run_pipeline(root, "p")
     assert record.status is RunStatus.FAILED
@@ -185,11 +205,17 @@ def test_rerun_of_one_block_reads_its_inputs_from_disk(tmp_path: Path) -> None:
         [
             BlockDef("load", LOADER, type="data_loader"),
             BlockDef("double", DOUBLE, upstream=["load"]),
-            BlockDef("triple", "@transformer\ndef t(d, *a, **k):\n    return [3 * x for x in d]\n", upstream=["double"]),
+            BlockDef(
+                "triple",
+                "@transformer\ndef t(d, *a, **k):\n    return [3 * x for x in d]\n",
+                upstream=["double"],
+            ),
         ],
     )
     first = run_pipeline(root, "p")
-    (root / "data_loaders" / "load.py").write_text("@data_loader\ndef f(*a, **k):\n    raise RuntimeError\n")
+    (root / "data_loaders" / "load.py").write_text(
+        "@data_loader\ndef f(*a, **k):\n    raise RuntimeError\n"
+    )
     rerun = run_pipeline(root, "p", block_uuids=["double"], downstream=True)
     assert rerun.status is RunStatus.COMPLETED
     assert statuses(rerun) == {"double": "completed", "triple": "completed"}
@@ -199,7 +225,12 @@ def test_rerun_of_one_block_reads_its_inputs_from_disk(tmp_path: Path) -> None:
 
 def test_rerun_without_a_previous_upstream_run_says_what_to_do(tmp_path: Path) -> None:
     root = write_project(
-        tmp_path / "proj", "p", [BlockDef("load", LOADER, type="data_loader"), BlockDef("double", DOUBLE, upstream=["load"])]
+        tmp_path / "proj",
+        "p",
+        [
+            BlockDef("load", LOADER, type="data_loader"),
+            BlockDef("double", DOUBLE, upstream=["load"]),
+        ],
     )
     record = run_pipeline(root, "p", block_uuids=["double"])
     assert record.status is RunStatus.FAILED
@@ -209,7 +240,10 @@ def test_rerun_without_a_previous_upstream_run_says_what_to_do(tmp_path: Path) -
 def test_variables_pipeline_lt_trigger_lt_runtime(tmp_path: Path) -> None:
     code = "@data_loader\ndef f(*a, **k):\n    return [k['a'], k['b'], k['c']]\n"
     root = write_project(
-        tmp_path / "proj", "p", [BlockDef("v", code, type="data_loader")], variables={"a": 1, "b": 1, "c": 1}
+        tmp_path / "proj",
+        "p",
+        [BlockDef("v", code, type="data_loader")],
+        variables={"a": 1, "b": 1, "c": 1},
     )
     record = run_pipeline(root, "p", trigger_variables={"b": 2, "c": 2}, runtime_variables={"c": 3})
     assert products(root).read_output(record.id, "v") == [1, 2, 3]
@@ -241,7 +275,10 @@ def test_postgres_metadata_database(tmp_path: Path, postgres_url: str) -> None:
     root = write_project(
         tmp_path / "proj",
         "p",
-        [BlockDef("load", LOADER, type="data_loader"), BlockDef("double", DOUBLE, upstream=["load"])],
+        [
+            BlockDef("load", LOADER, type="data_loader"),
+            BlockDef("double", DOUBLE, upstream=["load"]),
+        ],
     )
     record = run_pipeline(root, "p", database_url=postgres_url)
     assert record.status is RunStatus.COMPLETED
@@ -251,3 +288,21 @@ def test_postgres_metadata_database(tmp_path: Path, postgres_url: str) -> None:
     with RunStore(postgres_url) as store:
         listed = store.list_pipeline_runs(pipeline_uuid="p")
     assert [r.id for r in listed] == [record.id]
+
+
+def test_output_that_cannot_be_persisted_fails_the_block_and_the_run(tmp_path: Path) -> None:
+    root = write_project(
+        tmp_path / "proj",
+        "p",
+        [
+            BlockDef("make", "@data_loader\ndef f(*a, **k):\n    return lambda: 1\n", type="data_loader"),
+            BlockDef("use", "@transformer\ndef t(fn, *a, **k):\n    return fn()\n", upstream=["make"]),
+            BlockDef("after", DOUBLE, upstream=["use"]),
+        ],
+    )
+    record = run_pipeline(root, "p")
+    assert record.status is RunStatus.FAILED
+    make = record.block_run("make")
+    assert make.status is RunStatus.FAILED
+    assert "make" in (make.error or "")
+    assert all(b.status is not RunStatus.RUNNING for b in record.block_runs)
