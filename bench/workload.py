@@ -18,7 +18,8 @@ def make_frame(rows: int = ROWS) -> pd.DataFrame:
             "quantity": rng.integers(1, 10, rows),
             "price": rng.random(rows) * 100,
             "category": rng.choice(np.array(["books", "music", "games", "films"]), rows),
-            "sold_at": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 86400 * 365, rows), unit="s"),
+            "sold_at": pd.Timestamp("2026-01-01")
+            + pd.to_timedelta(rng.integers(0, 86400 * 365, rows), unit="s"),
             "returned": rng.random(rows) < 0.05,
         }
     )
