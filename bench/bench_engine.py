@@ -1,4 +1,6 @@
-"""Benchmark of the batch engine; prints its figures (run: make bench, or uv run python bench/bench_engine.py).
+"""Benchmark of the batch engine; prints its figures.
+
+Run: `make bench`, or `uv run python bench/bench_engine.py`.
 
 Measures, each as a whole process (python start-up included), best of N runs:
   - `weir --help`;
@@ -81,7 +83,8 @@ def dataframe_project(root: Path) -> Path:
     previous = "make"
     for step in steps:
         (root / "transformers" / f"{step}.py").write_text(
-            f"from utils.workload import {step}\n@transformer\ndef f(frame, *a, **k):\n    return {step}(frame)\n"
+            f"from utils.workload import {step}\n"
+            f"@transformer\ndef f(frame, *a, **k):\n    return {step}(frame)\n"
         )
         entries.append(
             {

@@ -28,7 +28,9 @@ class BlockDef:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def write_project(root: Path, pipeline_uuid: str, blocks: list[BlockDef], **pipeline_keys: Any) -> Path:
+def write_project(
+    root: Path, pipeline_uuid: str, blocks: list[BlockDef], **pipeline_keys: Any
+) -> Path:
     """Write a project with one pipeline; returns the project root."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "metadata.yaml").write_text("project_type: standalone\n")

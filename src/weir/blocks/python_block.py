@@ -82,7 +82,8 @@ def find_block_functions(
     marked = [
         value
         for value in vars(module).values()
-        if callable(value) and getattr(value, MARKER, None) is not None
+        if callable(value)
+        and getattr(value, MARKER, None) is not None
         and getattr(value, "__module__", None) == module.__name__
     ]
     marked.sort(key=lambda function: function.__code__.co_firstlineno)
@@ -192,7 +193,7 @@ def _fit_signature(
         )
     if takes_var_keyword:
         return arguments, dict(keywords)
-    named = {p.name for p in parameters[len(arguments):] if p.kind is not p.VAR_POSITIONAL}
+    named = {p.name for p in parameters[len(arguments) :] if p.kind is not p.VAR_POSITIONAL}
     return arguments, {key: value for key, value in keywords.items() if key in named}
 
 

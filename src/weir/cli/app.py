@@ -1,5 +1,8 @@
-"""The `weir` command line. Commands import their heavy modules inside the function, so that
-`weir --help` answers in well under 0.3 s."""
+"""The `weir` command line.
+
+Commands import their heavy modules inside the function, so that `weir --help` answers in well
+under 0.3 s.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def run(
     pipeline: Annotated[str, typer.Argument(help="The pipeline's uuid.")],
     variables: Annotated[
         list[str] | None,
-        typer.Option("--vars", help="A variable as KEY=VALUE (VALUE parsed as JSON if it can be).")
+        typer.Option("--vars", help="A variable as KEY=VALUE (VALUE parsed as JSON if it can be)."),
     ] = None,
     runtime_vars: Annotated[
         str | None, typer.Option("--runtime-vars", help="Variables as one JSON object.")
@@ -57,7 +60,17 @@ def run(
     """Run a pipeline once; exits 1 if any block fails."""
     from weir.cli.run_command import run_command
 
-    raise typer.Exit(run_command(project, pipeline, variables, runtime_vars, blocks, downstream, live))
+    raise typer.Exit(
+        run_command(
+            project,
+            pipeline,
+            pairs=variables,
+            runtime_json=runtime_vars,
+            blocks=blocks,
+            downstream=downstream,
+            live=live,
+        )
+    )
 
 
 @app.command()

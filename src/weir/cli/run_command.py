@@ -43,6 +43,7 @@ def parse_variables(pairs: list[str] | None, runtime_json: str | None) -> dict[s
 def run_command(
     project: Path,
     pipeline: str,
+    *,
     pairs: list[str] | None,
     runtime_json: str | None,
     blocks: list[str] | None,

@@ -179,7 +179,9 @@ class CodecRegistry:
     def for_value(self, value: object) -> Codec:
         """The first codec that accepts the value's type, else the fallback."""
         library = type(value).__module__.partition(".")[0]
-        candidates = (*_table_codecs(), *self._codecs) if library in TABLE_LIBRARIES else self._codecs
+        candidates = (
+            (*_table_codecs(), *self._codecs) if library in TABLE_LIBRARIES else self._codecs
+        )
         return next((c for c in candidates if c.accepts(value)), self._fallback)
 
     def for_kind(self, kind: str) -> Codec | None:

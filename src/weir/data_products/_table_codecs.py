@@ -12,14 +12,10 @@ from typing import Any, ClassVar, Final
 import pandas as pd
 import pyarrow as pa
 
-from weir.data_products._arrow_io import (
-    FILE_NAMES,
-    TableFormat,
-    read_table,
-    schema_pairs,
-    write_table,
-)
+from weir.data_products._arrow_io import read_table, schema_pairs, write_table
 from weir.data_products._codecs import CannotEncodeError, Encoded, Schema
+from weir.data_products.formats import FILE_NAMES, TableFormat
+
 
 class TableCodec:
     """Base of the codecs whose data file is an Arrow table (Parquet or Arrow IPC).

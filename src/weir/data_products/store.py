@@ -31,8 +31,8 @@ from uuid import uuid4
 
 import orjson
 
-from weir.data_products.formats import DEFAULT_TABLE_FORMAT, TableFormat
 from weir.data_products._codecs import CODECS, CannotEncodeError
+from weir.data_products.formats import DEFAULT_TABLE_FORMAT, TableFormat
 from weir.errors import DataProductError
 
 __all__ = ["DataProductStore", "OutputInfo"]

@@ -1,5 +1,7 @@
-"""What the engine tells an observer (the CLI's live view, later the scheduler and the UI) as a run
-progresses. Observers must be quick and must not raise; the engine calls them from its loop thread.
+"""What the engine tells an observer as a run progresses.
+
+Observers (the CLI's live view, later the scheduler and the UI) must be quick and must not raise;
+the engine calls them from its loop thread.
 """
 
 from __future__ import annotations

@@ -127,8 +127,8 @@ class _RoutedStream(io.TextIOBase):
 def routed_standard_streams() -> Iterator[None]:
     """Install the routing streams on sys.stdout/sys.stderr for the duration of a run."""
     original_out, original_err = sys.stdout, sys.stderr
-    sys.stdout = _RoutedStream(original_out, "stdout", logging.INFO)  # type: ignore[assignment]
-    sys.stderr = _RoutedStream(original_err, "stderr", logging.WARNING)  # type: ignore[assignment]
+    sys.stdout = _RoutedStream(original_out, "stdout", logging.INFO)
+    sys.stderr = _RoutedStream(original_err, "stderr", logging.WARNING)
     try:
         yield
     finally:

@@ -119,7 +119,7 @@ def run_pipeline(
     Raises:
         ProjectNotFoundError, PipelineValidationError, ConfigError: before any run is recorded.
     """
-    project = load_project(project_path)
+    project = load_project(os.fspath(project_path))
     pipeline = load_pipeline(project, pipeline_uuid)
     selected = select_blocks(pipeline, block_uuids, downstream=downstream)
     data_product_store(project)  # a bad data_product_format fails before any run is recorded
@@ -165,8 +165,10 @@ def plan_run(
 
 
 def data_product_store(project: Project) -> DataProductStore:
-    """The project's data product store; `data_product_format` in its metadata.yaml picks the
-    file format of table outputs (`arrow`, the default, or `parquet`).
+    """The project's data product store.
+
+    `data_product_format` in the project's metadata.yaml picks the file format of table outputs:
+    `arrow` (Arrow IPC, the default) or `parquet`.
 
     Raises:
         ConfigError: `data_product_format` is neither `arrow` nor `parquet`.

@@ -74,7 +74,11 @@ class Dag:
         if unknown:
             raise PipelineValidationError(f"unknown block(s): {', '.join(sorted(unknown))}")
         return Dag(
-            {node: [p for p in self._upstream[node] if p in keep] for node in self._order if node in keep}
+            {
+                node: [p for p in self._upstream[node] if p in keep]
+                for node in self._order
+                if node in keep
+            }
         )
 
     def __contains__(self, block_uuid: object) -> bool:

@@ -272,8 +272,7 @@ def test_missing_profile_and_missing_file(tmp_path: Path) -> None:
 
 def test_integer_sums_are_int64_not_decimals(tmp_path: Path) -> None:
     sql = (
-        "SELECT sum(id) AS total, sum(id)::HUGEINT * 100000000000000000000 AS huge "
-        "FROM {{ df_1 }}"
+        "SELECT sum(id) AS total, sum(id)::HUGEINT * 100000000000000000000 AS huge FROM {{ df_1 }}"
     )
     request = sql_request(tmp_path, sql, upstream=(UpstreamInput("orders", ORDERS),))
     (output,) = execute_sql_block(request).outputs

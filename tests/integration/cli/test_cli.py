@@ -24,8 +24,17 @@ def test_init_creates_mage_layout_and_example_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for name in ("metadata.yaml", "io_config.yaml", "requirements.txt"):
         assert (root / name).is_file()
-    for folder in ("data_loaders", "transformers", "data_exporters", "custom", "sensors",
-                   "callbacks", "conditionals", "utils", "pipelines"):
+    for folder in (
+        "data_loaders",
+        "transformers",
+        "data_exporters",
+        "custom",
+        "sensors",
+        "callbacks",
+        "conditionals",
+        "utils",
+        "pipelines",
+    ):
         assert (root / folder).is_dir()
     run = invoke("run", str(root), "example_pipeline", "--no-live", "--vars", "count=4")
     assert run.exit_code == 0, run.output
@@ -48,7 +57,13 @@ def test_failed_run_exits_1_and_runs_show_has_the_error(tmp_path: Path) -> None:
     root = write_project(
         tmp_path / "proj",
         "p",
-        [BlockDef("boom", "@data_loader\ndef f(*a, **k):\n    print('about to fail')\n    raise KeyError('col_x')\n", type="data_loader")],
+        [
+            BlockDef(
+                "boom",
+                "@data_loader\ndef f(*a, **k):\n    print('about to fail')\n    raise KeyError('col_x')\n",
+                type="data_loader",
+            )
+        ],
     )
     result = invoke("run", str(root), "p", "--no-live")
     assert result.exit_code == 1
@@ -81,4 +96,5 @@ def test_console_script_help_runs() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "weir.cli", "--help"], capture_output=True, text=True, check=True
     )
-    assert "run" in result.stdout and "init" in result.stdout
+    assert "run" in result.stdout
+    assert "init" in result.stdout

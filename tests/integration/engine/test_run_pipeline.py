@@ -52,7 +52,8 @@ def test_linear_pipeline_completes_and_persists_outputs(tmp_path: Path) -> None:
     double_run = next(b for b in record.block_runs if b.block_uuid == "double")
     assert double_run.metrics["rows"] == 3
     assert double_run.attempts == 1
-    assert double_run.started_at is not None and double_run.completed_at is not None
+    assert double_run.started_at is not None
+    assert double_run.completed_at is not None
 
 
 def test_downstream_gets_the_upstream_object_from_memory(tmp_path: Path) -> None:
@@ -295,8 +296,12 @@ def test_output_that_cannot_be_persisted_fails_the_block_and_the_run(tmp_path: P
         tmp_path / "proj",
         "p",
         [
-            BlockDef("make", "@data_loader\ndef f(*a, **k):\n    return lambda: 1\n", type="data_loader"),
-            BlockDef("use", "@transformer\ndef t(fn, *a, **k):\n    return fn()\n", upstream=["make"]),
+            BlockDef(
+                "make", "@data_loader\ndef f(*a, **k):\n    return lambda: 1\n", type="data_loader"
+            ),
+            BlockDef(
+                "use", "@transformer\ndef t(fn, *a, **k):\n    return fn()\n", upstream=["make"]
+            ),
             BlockDef("after", DOUBLE, upstream=["use"]),
         ],
     )

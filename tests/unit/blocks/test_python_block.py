@@ -47,7 +47,9 @@ def _request(tmp_path: Path, code: str, *, upstream=(), variables=None, uuid="b"
 
 
 def test_mage_block_with_guarded_imports_runs_unchanged(tmp_path: Path) -> None:
-    result = execute_python_block(_request(tmp_path, MAGE_STYLE, upstream=[[1, 2]], variables={"factor": 3}))
+    result = execute_python_block(
+        _request(tmp_path, MAGE_STYLE, upstream=[[1, 2]], variables={"factor": 3})
+    )
     assert result.outputs == ([3, 6],)
 
 
@@ -70,7 +72,16 @@ def test_upstream_outputs_arrive_in_order_and_context_kwargs(tmp_path: Path) -> 
                     kwargs['block_uuid'], kwargs['configuration'], kwargs['x'])
     """
     request = _request(tmp_path, code, upstream=["one", "two"], variables={"x": 9})
-    assert execute_python_block(request).outputs == ("one", "two", "2026-01-02", "03", 7, "b", {"k": "v"}, 9)
+    assert execute_python_block(request).outputs == (
+        "one",
+        "two",
+        "2026-01-02",
+        "03",
+        7,
+        "b",
+        {"k": "v"},
+        9,
+    )
 
 
 def test_function_without_kwargs_gets_only_named_keywords(tmp_path: Path) -> None:
@@ -79,7 +90,9 @@ def test_function_without_kwargs_gets_only_named_keywords(tmp_path: Path) -> Non
         def t(data, x):
             return data + x
     """
-    assert execute_python_block(_request(tmp_path, code, upstream=[1], variables={"x": 2, "y": 3})).outputs == (3,)
+    assert execute_python_block(
+        _request(tmp_path, code, upstream=[1], variables={"x": 2, "y": 3})
+    ).outputs == (3,)
 
 
 def test_too_many_upstreams_is_a_clear_error(tmp_path: Path) -> None:
@@ -88,7 +101,7 @@ def test_too_many_upstreams_is_a_clear_error(tmp_path: Path) -> None:
         def t(data):
             return data
     """
-    with pytest.raises(BlockExecutionError, match="takes 1 positional argument.*gets 2"):
+    with pytest.raises(BlockExecutionError, match=r"takes 1 positional argument.*gets 2"):
         execute_python_block(_request(tmp_path, code, upstream=[1, 2]))
 
 

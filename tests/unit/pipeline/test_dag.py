@@ -21,7 +21,10 @@ def test_descendants_and_subset() -> None:
 
 
 def test_cycle_is_rejected_naming_the_loop() -> None:
-    with pytest.raises(PipelineValidationError, match=r"cycle: (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)"):
+    with pytest.raises(
+        PipelineValidationError,
+        match=r"cycle: (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)",
+    ):
         Dag({"a": ["c"], "b": ["a"], "c": ["b"]}, source="p.yaml")
 
 

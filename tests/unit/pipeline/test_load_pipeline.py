@@ -28,7 +28,9 @@ def test_loads_blocks_dag_and_files(tmp_path: Path) -> None:
         "p",
         [
             BlockDef("load", CODE, type="data_loader"),
-            BlockDef("t", CODE, upstream=["load"], extra={"retry_config": {"retries": 3}, "timeout": 5}),
+            BlockDef(
+                "t", CODE, upstream=["load"], extra={"retry_config": {"retries": 3}, "timeout": 5}
+            ),
         ],
         variables={"x": 1},
         concurrency_config={"block_run_limit": 3},
@@ -61,7 +63,9 @@ def test_unknown_pipeline_lists_known_ones(tmp_path: Path) -> None:
 
 def test_cycle_names_the_file_and_loop(tmp_path: Path) -> None:
     root = write_project(
-        tmp_path / "proj", "p", [BlockDef("a", CODE, upstream=["b"]), BlockDef("b", CODE, upstream=["a"])]
+        tmp_path / "proj",
+        "p",
+        [BlockDef("a", CODE, upstream=["b"]), BlockDef("b", CODE, upstream=["a"])],
     )
     with pytest.raises(PipelineValidationError, match=r"metadata.yaml: the blocks form a cycle: "):
         load_pipeline(load_project(root), "p")
@@ -76,7 +80,9 @@ def test_unknown_upstream(tmp_path: Path) -> None:
 def test_missing_block_file(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", "p", [BlockDef("a", CODE)])
     (root / "transformers" / "a.py").unlink()
-    with pytest.raises(PipelineValidationError, match=r"block 'a' .*transformers/a.py does not exist"):
+    with pytest.raises(
+        PipelineValidationError, match=r"block 'a' .*transformers/a.py does not exist"
+    ):
         load_pipeline(load_project(root), "p")
 
 
@@ -127,7 +133,10 @@ def test_unknown_mage_keys_are_kept(tmp_path: Path) -> None:
 
 def test_markdown_blocks_do_not_run(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", "p", [BlockDef("a", CODE)])
-    _edit(root, lambda d: d["blocks"].append({"uuid": "notes", "type": "markdown", "language": "markdown"}))
+    _edit(
+        root,
+        lambda d: d["blocks"].append({"uuid": "notes", "type": "markdown", "language": "markdown"}),
+    )
     assert load_pipeline(load_project(root), "p").dag.blocks == ("a",)
 
 
@@ -137,7 +146,9 @@ def test_retry_delays_follow_mage_backoff() -> None:
     assert RetryConfig(delay=3, exponential_backoff=False).delay_seconds(4) == 3
 
 
-def test_data_dir_follows_mage_variables_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_dir_follows_mage_variables_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = write_project(tmp_path / "proj", "p", [BlockDef("a", CODE)])
     monkeypatch.delenv("WEIR_DATA_DIR", raising=False)
     assert load_project(root).data_dir == root.resolve() / ".weir"

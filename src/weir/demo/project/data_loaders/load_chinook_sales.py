@@ -1,12 +1,11 @@
 import sqlite3
 
 import pandas as pd
-
 from utils.paths import DATA
 
-if 'data_loader' not in globals():
+if "data_loader" not in globals():
     from mage_ai.data_preparation.decorators import data_loader
-if 'test' not in globals():
+if "test" not in globals():
     from mage_ai.data_preparation.decorators import test
 
 QUERY = """
@@ -29,10 +28,10 @@ ORDER BY il.InvoiceLineId
 @data_loader
 def load_data(*args, **kwargs):
     """Every invoice line of the Chinook store with its customer's country and track's genre."""
-    with sqlite3.connect(DATA / 'chinook.sqlite') as connection:
+    with sqlite3.connect(DATA / "chinook.sqlite") as connection:
         return pd.read_sql_query(QUERY, connection)
 
 
 @test
 def test_output(output, *args) -> None:
-    assert len(output) == 2240, f'expected 2240 invoice lines, got {len(output)}'
+    assert len(output) == 2240, f"expected 2240 invoice lines, got {len(output)}"

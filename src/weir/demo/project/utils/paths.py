@@ -3,6 +3,6 @@
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA = PROJECT_ROOT / 'data'
-OUTPUT = PROJECT_ROOT / 'output'
-WAREHOUSE = PROJECT_ROOT / 'warehouse.duckdb'
+DATA = PROJECT_ROOT / "data"
+OUTPUT = PROJECT_ROOT / "output"
+WAREHOUSE = PROJECT_ROOT / "warehouse.duckdb"
