@@ -8,6 +8,7 @@ child did not finish. Forking keeps start-up cheap: the child inherits the loade
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import signal
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from weir.blocks.base import BlockRequest, BlockResult
 from weir.blocks.python_block import execute_python_block
@@ -47,6 +48,39 @@ def execute_sql(request: BlockRequest) -> BlockResult:
 
 #: Block language -> executor. Later languages (R, dbt) register here.
 EXECUTORS: Mapping[str, BlockExecutor] = {"python": execute_python_block, "sql": execute_sql}
+
+
+class PipelineTypeExecutor(Protocol):
+    """Runs a whole planned run of one pipeline type (e.g. `integration`) to a terminal status.
+
+    It owns its block runs' status changes (through `runs`) and must leave none unfinished.
+    """
+
+    def __call__(
+        self,
+        plan: RunPlan,
+        runs: RunStore,
+        data_products: DataProductStore,
+        observer: RunObserver | None,
+    ) -> RunStatus:
+        """Execute the plan; returns the run's terminal status."""
+
+
+#: Pipeline type -> "module:function" of its executor. Named, not imported, because those
+#: layers (integration, streaming) sit above the engine and import it, not the other way round.
+#: Types not listed run as batch DAGs of blocks (PipelineRunExecutor).
+PIPELINE_TYPE_EXECUTORS: Mapping[str, str] = {
+    "integration": "weir.integration.pipeline_run:execute_integration_run",
+}
+
+
+def _type_executor(pipeline_type: str) -> PipelineTypeExecutor | None:
+    reference = PIPELINE_TYPE_EXECUTORS.get(pipeline_type)
+    if reference is None:
+        return None
+    module_name, _, function_name = reference.partition(":")
+    executor: PipelineTypeExecutor = getattr(importlib.import_module(module_name), function_name)
+    return executor
 
 
 def merge_variables(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -184,7 +218,7 @@ def data_product_store(project: Project) -> DataProductStore:
 
 def _execute(plan: RunPlan, runs: RunStore, observer: RunObserver | None) -> RunStatus:
     products = data_product_store(plan.project)
-    executor = PipelineRunExecutor(plan, runs, products, EXECUTORS, observer=observer)
+    type_executor = _type_executor(plan.pipeline.spec.type)
     stop_heartbeat = threading.Event()
     beat = threading.Thread(
         target=_heartbeat,
@@ -195,7 +229,9 @@ def _execute(plan: RunPlan, runs: RunStore, observer: RunObserver | None) -> Run
     beat.start()
     try:
         with routed_standard_streams():
-            return executor.execute()
+            if type_executor is not None:
+                return type_executor(plan, runs, products, observer)
+            return PipelineRunExecutor(plan, runs, products, EXECUTORS, observer=observer).execute()
     finally:
         stop_heartbeat.set()
 
