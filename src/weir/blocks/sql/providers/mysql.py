@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -28,11 +28,11 @@ import pymysql
 from pymysql.constants import CLIENT, FIELD_TYPE
 from pymysql.cursors import Cursor
 
-from weir.blocks.base import UpstreamInput
 from weir.blocks.sql.config import WritePolicy
-from weir.blocks.sql.providers.base import BlockContext, SqlProvider, TableTarget
+from weir.blocks.sql.providers.base import BlockContext, TableTarget
+from weir.blocks.sql.providers.server import ServerSqlProvider
 from weir.blocks.sql.sqltext import SqlPosition, quote_backtick
-from weir.blocks.sql.tables import array_from_values, sql_table_of, upstream_arrow
+from weir.blocks.sql.tables import array_from_values
 from weir.connections import MySQLSettings, mysql_settings
 from weir.errors import BlockExecutionError, ConfigError
 
@@ -108,8 +108,10 @@ are inferred from the values (an unsigned value too large for the type widens th
 _LINE_RE = re.compile(r"at line (\d+)")
 
 
-class MySQLProvider(SqlProvider):
+class MySQLProvider(ServerSqlProvider):
     """Run a SQL block in a MySQL/MariaDB database named by an io_config profile."""
+
+    driver_errors = (pymysql.MySQLError,)
 
     name = "mysql"
     backslash_escapes = True
@@ -132,41 +134,6 @@ class MySQLProvider(SqlProvider):
     def identity(self) -> str:
         """`mysql://host:port` (tables are always named with their database)."""
         return f"mysql://{self._settings.host}:{self._settings.port}"
-
-    @property
-    def target(self) -> TableTarget:
-        """`` `database`.`table` ``: the configured names or the profile's and Mage's."""
-        name = self.context.result_table_name()
-        return TableTarget(self._schema, name, self._qualified(name))
-
-    def reference(self, upstream: UpstreamInput) -> str:
-        """The upstream's table on this server: its own result table or the upload target."""
-        ref = sql_table_of(upstream)
-        if ref is not None and ref.database == self.identity:
-            return ref.table
-        return self._qualified(self.context.upstream_table_name(upstream))
-
-    def stage(self, upstream: Sequence[UpstreamInput]) -> None:
-        """Upload each used upstream's rows in batches (replacing the table)."""
-        for item in upstream:
-            ref = sql_table_of(item)
-            if ref is not None and ref.database == self.identity:
-                continue
-            table = upstream_arrow(item, self.context.block_uuid)
-            name = self.context.upstream_table_name(item)
-            try:
-                self._upload(table, name)
-            except pymysql.MySQLError as error:
-                step = f"uploading upstream '{item.block_uuid}' to {self._qualified(name)}"
-                raise self.step_failure(step, error) from error
-            self.log("uploaded %d rows of %s to %s", table.num_rows, item.block_uuid, name)
-
-    def query(self, sql: str) -> pa.Table:
-        """Run the block's one SELECT and return its rows."""
-        statement = self.one_statement(sql)
-        with self._open().cursor() as cursor:
-            self._run(cursor, sql, "", statement)
-            return _arrow_from_cursor(cursor)
 
     def materialize(self, sql: str, target: TableTarget, policy: WritePolicy) -> None:
         """Write the SELECT's rows to `target` per `policy` (see the module notes on DDL)."""
@@ -235,6 +202,9 @@ class MySQLProvider(SqlProvider):
         if self._connection is None:
             raise RuntimeError("MySQLProvider used outside `with provider:`")
         return self._connection
+
+    def _rows(self, cursor: Cursor) -> pa.Table:
+        return _arrow_from_cursor(cursor)
 
     def _qualified(self, name: str) -> str:
         return f"{quote_backtick(self._schema)}.{quote_backtick(name)}"

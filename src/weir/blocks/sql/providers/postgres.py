@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -31,11 +31,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg.types.json import Jsonb
 
-from weir.blocks.base import UpstreamInput
 from weir.blocks.sql.config import WritePolicy
-from weir.blocks.sql.providers.base import BlockContext, SqlProvider, TableTarget
+from weir.blocks.sql.providers.base import BlockContext, TableTarget
+from weir.blocks.sql.providers.server import ServerSqlProvider
 from weir.blocks.sql.sqltext import SqlPosition, position_at_offset, quote_double
-from weir.blocks.sql.tables import array_from_values, sql_table_of, upstream_arrow
+from weir.blocks.sql.tables import array_from_values
 from weir.connections import PostgresSettings, postgres_settings
 from weir.errors import BlockExecutionError, ConfigError
 
@@ -117,8 +117,10 @@ def _is_view(data_type: pa.DataType, kind: str) -> bool:
     return bool(check and check(data_type))
 
 
-class PostgresProvider(SqlProvider):
+class PostgresProvider(ServerSqlProvider):
     """Run a SQL block in a PostgreSQL database named by an io_config profile."""
+
+    driver_errors = (psycopg.Error,)
 
     name = "postgres"
 
@@ -140,41 +142,6 @@ class PostgresProvider(SqlProvider):
     def identity(self) -> str:
         """`postgres://host:port/dbname`."""
         return f"postgres://{self._settings.describe()}"
-
-    @property
-    def target(self) -> TableTarget:
-        """`<schema>.<table>`: the configured names or the profile schema and Mage's name."""
-        name = self.context.result_table_name()
-        return TableTarget(self._schema, name, self._qualified(name))
-
-    def reference(self, upstream: UpstreamInput) -> str:
-        """The upstream's table in this database: its own result table or the upload target."""
-        ref = sql_table_of(upstream)
-        if ref is not None and ref.database == self.identity:
-            return ref.table
-        return self._qualified(self.context.upstream_table_name(upstream))
-
-    def stage(self, upstream: Sequence[UpstreamInput]) -> None:
-        """Upload each used upstream's rows with binary COPY (replacing the table)."""
-        for item in upstream:
-            ref = sql_table_of(item)
-            if ref is not None and ref.database == self.identity:
-                continue
-            table = upstream_arrow(item, self.context.block_uuid)
-            name = self.context.upstream_table_name(item)
-            try:
-                self._upload(table, name)
-            except psycopg.Error as error:
-                step = f"uploading upstream '{item.block_uuid}' to {self._qualified(name)}"
-                raise self.step_failure(step, error) from error
-            self.log("uploaded %d rows of %s to %s", table.num_rows, item.block_uuid, name)
-
-    def query(self, sql: str) -> pa.Table:
-        """Run the block's one SELECT and return its rows."""
-        statement = self.one_statement(sql)
-        with self._open().cursor() as cursor:
-            self._run(cursor, sql, "", statement)
-            return _arrow_from_cursor(cursor)
 
     def materialize(self, sql: str, target: TableTarget, policy: WritePolicy) -> None:
         """Write the SELECT's rows to `target` per `policy`, in one transaction."""
@@ -234,6 +201,9 @@ class PostgresProvider(SqlProvider):
         if self._connection is None:
             raise RuntimeError("PostgresProvider used outside `with provider:`")
         return self._connection
+
+    def _rows(self, cursor: psycopg.Cursor[Any]) -> pa.Table:
+        return _arrow_from_cursor(cursor)
 
     def _qualified(self, name: str) -> str:
         return f"{quote_double(self._schema)}.{quote_double(name)}"
