@@ -38,11 +38,20 @@ class LiveRunView:
         self._started: dict[str, float] = {}
         self._live: Live | None = None
 
+    def run_started(self, pipeline_run_id: int, block_uuids: tuple[str, ...]) -> None:
+        """List every block of the run as `initial` and start drawing."""
+        for uuid in block_uuids:
+            self._rows.setdefault(uuid, BlockRunEvent(uuid, RunStatus.INITIAL))
+        self._start()
+
     def block_changed(self, event: BlockRunEvent) -> None:
         """Record the event and redraw."""
         if event.status is RunStatus.RUNNING and event.block_uuid not in self._started:
             self._started[event.block_uuid] = time.monotonic()
         self._rows[event.block_uuid] = event
+        self._start()
+
+    def _start(self) -> None:
         if self._live is None:
             self._live = Live(
                 self._table(),

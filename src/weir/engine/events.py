@@ -36,6 +36,9 @@ class BlockRunEvent:
 class RunObserver(Protocol):
     """Receives a run's progress."""
 
+    def run_started(self, pipeline_run_id: int, block_uuids: tuple[str, ...]) -> None:
+        """The run began; these blocks will run, in topological order."""
+
     def block_changed(self, event: BlockRunEvent) -> None:
         """A block run changed status (running, retrying, completed, failed, ...)."""
 
@@ -45,6 +48,9 @@ class RunObserver(Protocol):
 
 class NullObserver:
     """Ignores everything; the default."""
+
+    def run_started(self, pipeline_run_id: int, block_uuids: tuple[str, ...]) -> None:
+        """Ignore the start of the run."""
 
     def block_changed(self, event: BlockRunEvent) -> None:
         """Ignore the event."""

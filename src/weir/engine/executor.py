@@ -118,6 +118,7 @@ class PipelineRunExecutor:
         and is re-raised.
         """
         self._runs.transition_pipeline_run(self._plan.run.id, RunStatus.RUNNING)
+        self._observer.run_started(self._plan.run.id, self._dag.blocks)
         try:
             while self._ready or self._running or self._retry_at:
                 self._start_ready_blocks()
