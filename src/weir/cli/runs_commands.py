@@ -40,6 +40,9 @@ def show_run(
     run_id: Annotated[int, typer.Argument(help="The pipeline run's id.")],
     project: ProjectOption = Path(),
     log_lines: Annotated[int, typer.Option(help="Log lines shown per block.")] = 10,
+    full_traceback: Annotated[
+        bool, typer.Option(help="Also show the whole exception chain, Weir's frames included.")
+    ] = False,
 ) -> None:
     """Show one run: its block runs, errors and the tail of each block's log."""
     from rich.console import Console
@@ -50,7 +53,7 @@ def show_run(
     with exit_on_error():
         store = _open_store(project)
         record = store.get_pipeline_run(run_id)
-    print_run_details(Console(), record, log_lines=log_lines)
+    print_run_details(Console(), record, log_lines=log_lines, full_traceback=full_traceback)
 
 
 def _open_store(project: Path):  # type: ignore[no-untyped-def]

@@ -34,14 +34,19 @@ def runs_table(records: Sequence[PipelineRunRecord]) -> Table:
     return table
 
 
-def print_run_details(console: Console, record: PipelineRunRecord, *, log_lines: int) -> None:
-    """The run's summary, each failed block's traceback, and each block's log tail."""
+def print_run_details(
+    console: Console, record: PipelineRunRecord, *, log_lines: int, full_traceback: bool
+) -> None:
+    """The run's summary (with each failed block's error), and each block's log tail.
+
+    With `full_traceback`, also each failed block's whole exception chain, Weir's frames included.
+    """
     print_run_summary(console, record)
     if record.variables:
         console.print(f"variables: {record.variables}")
     for block_run in record.block_runs:
-        if block_run.traceback:
-            console.rule(f"{block_run.block_uuid}: traceback")
+        if full_traceback and block_run.traceback:
+            console.rule(f"{block_run.block_uuid}: full traceback")
             console.print(Text(block_run.traceback))
         if block_run.log_path:
             entries = read_log_tail(Path(block_run.log_path), lines=log_lines)

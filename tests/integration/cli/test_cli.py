@@ -75,6 +75,9 @@ def test_failed_run_exits_1_and_runs_show_has_the_error(tmp_path: Path) -> None:
     assert shown.exit_code == 0
     assert "KeyError" in shown.output
     assert "about to fail" in shown.output  # the log tail
+    assert "block_attempt.py" not in shown.output  # Weir's own frames only on request
+    full = invoke("runs", "show", "1", "--project", str(root), "--full-traceback")
+    assert "block_attempt.py" in full.output
 
 
 def test_configuration_errors_exit_2_naming_the_file(tmp_path: Path) -> None:
