@@ -1,0 +1,757 @@
+r"""SQLite source: discovery from `PRAGMA table_xinfo`, reads in keyset-paginated batches.
+
+Reading: each batch is one short query, `SELECT ... WHERE (order) > (last row read) ORDER BY
+order LIMIT n`, so no read transaction (and no lock on the file) is held while the destination
+writes. Tables are paginated on a unique order: INCREMENTAL streams on (replication key, key
+properties, rowid), FULL_TABLE streams on the rowid (the primary key for `WITHOUT ROWID`
+tables). Views have no rowid: they are read by one query, fetched a batch at a time. A FULL_TABLE
+read of a table is not one snapshot: a row updated during the read is read in one of its
+versions, rows that existed throughout are read exactly once.
+
+Type mapping. SQLite stores values by *type affinity*, derived from the declared type by SQLite's
+own rules (https://www.sqlite.org/datatype3.html, section 3.1, applied in this order): a declared
+type containing "INT" has INTEGER affinity; "CHAR", "CLOB" or "TEXT" TEXT; "BLOB" or no type
+BLOB; "REAL", "FLOA" or "DOUB" REAL; anything else NUMERIC. Within NUMERIC affinity the declared
+type's first word refines the kind:
+
+| declared type (affinity)                 | kind         | JSON Schema               | Arrow          |
+|------------------------------------------|--------------|---------------------------|----------------|
+| INTEGER, INT, BIGINT, ... (INTEGER)      | BIGINT       | integer, 64-bit bounds    | int64          |
+| TEXT, VARCHAR(n), NVARCHAR(n), CLOB (TEXT)| TEXT        | string                    | string         |
+| REAL, DOUBLE, FLOAT (REAL)               | DOUBLE       | number                    | float64        |
+| BLOB, or no type (BLOB)                  | TEXT         | string                    | string         |
+| NUMERIC(p, s), DECIMAL(p, s), p <= 38    | DECIMAL(p,s) | number, multipleOf 10^-s  | decimal128     |
+| NUMERIC, DECIMAL (no precision)          | NUMERIC      | string, singer.decimal    | string         |
+| BOOLEAN, BOOL                            | BOOLEAN      | boolean                   | bool           |
+| DATETIME, TIMESTAMP                      | TIMESTAMP    | string, date-time         | timestamp[us, UTC] |
+| DATE                                     | DATE         | string, date              | date32         |
+| TIME                                     | TIME         | string, time              | time64[us]     |
+| JSON                                     | JSON         | object/array              | string         |
+| any other NUMERIC-affinity type          | TEXT         | string                    | string         |
+
+SQLite does not enforce declared types (INTEGER affinity is 64-bit whatever the declared width),
+so values are converted as follows, and a value that does not fit fails the batch with a
+`SourceError` naming the column and the value: integers must be integers; REAL values in a
+NUMERIC(p, s) column are rounded half up to s digits; TEXT columns render numbers as text and
+blobs as `\\x`-prefixed hex (as PostgreSQL shows bytea); timestamps are ISO 8601 text (`T` or
+space, any fraction, an optional `Z` or offset; without one it is read as UTC) or numbers of
+seconds since the Unix epoch; dates are `YYYY-MM-DD` (with a midnight time part allowed);
+booleans are 0/1 or the text true/false/t/f/1/0.
+
+Replication keys (`valid-replication-keys`) are columns of kinds BIGINT, DOUBLE, DECIMAL, TEXT
+(TEXT affinity), TIMESTAMP, DATE and TIME. They are ordered and compared by their converted value,
+the same value the batch holds: timestamps, dates and times through SQL functions Weir registers
+(microseconds since the epoch, days, microseconds since midnight), decimals as doubles rounded to
+their scale, text byte-wise (`COLLATE BINARY`, whatever the column's collation). Rows whose
+replication key is NULL are never read by INCREMENTAL syncs (Singer's rule).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_UP, Context, Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from weir.integration.base import Source, stream_columns
+from weir.integration.columns import Column, ColumnKind, arrow_schema
+from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
+from weir.integration.singer import (
+    Catalog,
+    CatalogEntry,
+    Inclusion,
+    MetadataEntry,
+    ReplicationMethod,
+)
+
+__all__ = ["FETCH_ROWS", "MAX_BATCH_BYTES", "ResumePosition", "SQLiteSource", "resume_position"]
+
+FETCH_ROWS = 10_000
+"""Rows fetched from SQLite as Python objects at a time before they are converted to Arrow."""
+
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+"""A batch is cut early once its Arrow data reaches this size, bounding memory for wide rows."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DECIMAL_CONTEXT = Context(prec=80, rounding=ROUND_HALF_UP)
+_ROWID_ALIASES = ("_rowid_", "rowid", "oid")
+_KEY_KINDS = frozenset(
+    {
+        ColumnKind.BIGINT,
+        ColumnKind.DOUBLE,
+        ColumnKind.DECIMAL,
+        ColumnKind.TEXT,
+        ColumnKind.TIMESTAMP,
+        ColumnKind.DATE,
+        ColumnKind.TIME,
+    }
+)
+_NUMERIC_NAMES = {
+    "BOOLEAN": ColumnKind.BOOLEAN,
+    "BOOL": ColumnKind.BOOLEAN,
+    "DATETIME": ColumnKind.TIMESTAMP,
+    "TIMESTAMP": ColumnKind.TIMESTAMP,
+    "DATE": ColumnKind.DATE,
+    "TIME": ColumnKind.TIME,
+    "JSON": ColumnKind.JSON,
+}
+_PRECISION = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+_TRUE = frozenset({"true", "t", "1"})
+_FALSE = frozenset({"false", "f", "0"})
+
+
+# -- resume positions (shared by the file and DuckDB sources) -----------------------------------
+@dataclass(frozen=True, slots=True)
+class ResumePosition:
+    """Where an INCREMENTAL read resumes.
+
+    Attributes:
+        values: column name -> bookmark value (JSON), in order: the replication key, then the
+            key properties used as tie-breakers.
+        strict: True to read rows strictly after the position, False to read from it (>=).
+    """
+
+    values: Mapping[str, Any]
+    strict: bool
+
+
+def resume_position(
+    bookmark: Mapping[str, Any] | None, key: str, tie_breakers: Sequence[str]
+) -> ResumePosition | None:
+    """Read a bookmark into the position an INCREMENTAL read resumes from.
+
+    The rules are the PostgreSQL source's: a Weir bookmark with `key_values` for every
+    tie-breaker resumes strictly after that row; without tie-breakers Weir only commits after
+    the last row of a replication-key value, so it resumes strictly after the value. A bookmark
+    from elsewhere (a Singer tap's, Mage's) has no `key_values`: it resumes at the value itself
+    (>=), re-reading its rows rather than losing any.
+
+    Args:
+        bookmark: the stream's bookmark, or None.
+        key: the replication key.
+        tie_breakers: the key properties other than the replication key, in order.
+
+    Returns:
+        The position, or None to read everything (no bookmark, no value, or a bookmark made
+        for another replication key).
+    """
+    if not bookmark or bookmark.get("replication_key") not in (None, key):
+        return None
+    value = bookmark.get("replication_key_value")
+    if value is None:
+        return None
+    key_values = bookmark.get("key_values")
+    if not isinstance(key_values, Mapping) or any(k not in key_values for k in tie_breakers):
+        return ResumePosition({key: value}, strict=False)
+    return ResumePosition({key: value, **{k: key_values[k] for k in tie_breakers}}, strict=True)
+
+
+# -- type mapping -------------------------------------------------------------------------------
+def affinity(declared: str) -> str:
+    """SQLite's type affinity of a declared column type (datatype3.html, section 3.1)."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in upper or not upper.strip():
+        return "BLOB"
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def sqlite_column(name: str, declared: str, nullable: bool = True) -> Column:
+    """The column a declared SQLite type maps to (see the module table)."""
+    kind_of_affinity = {
+        "INTEGER": ColumnKind.BIGINT,
+        "TEXT": ColumnKind.TEXT,
+        "BLOB": ColumnKind.TEXT,
+        "REAL": ColumnKind.DOUBLE,
+    }
+    found = affinity(declared)
+    if found in kind_of_affinity:
+        return Column(name, kind_of_affinity[found], nullable)
+    first_word = re.split(r"[\s(]", declared.strip().upper(), maxsplit=1)[0]
+    if first_word in ("NUMERIC", "DECIMAL"):
+        match = _PRECISION.search(declared)
+        if match is None:
+            return Column(name, ColumnKind.NUMERIC, nullable)
+        precision, scale = int(match[1]), int(match[2] or 0)
+        if 0 < precision <= 38 and scale <= precision:
+            return Column(name, ColumnKind.DECIMAL, nullable, precision=precision, scale=scale)
+        return Column(name, ColumnKind.NUMERIC, nullable)
+    return Column(name, _NUMERIC_NAMES.get(first_word, ColumnKind.TEXT), nullable)
+
+
+# -- value conversion ---------------------------------------------------------------------------
+def timestamp_micros(value: object) -> int:
+    """Microseconds since the Unix epoch (UTC) of a stored SQLite timestamp.
+
+    Raises:
+        ValueError: the value is neither ISO 8601 text nor a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        return round(value * 1_000_000)
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def date_days(value: object) -> int:
+    """Days since the Unix epoch of a stored SQLite date (text; a time part must be midnight).
+
+    Raises:
+        ValueError: the value is not a date.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}")
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.time() != time(0) or parsed.tzinfo is not None:
+        raise ValueError(f"not a date (has a time of day): {value!r}")
+    return (parsed.date() - date(1970, 1, 1)).days
+
+
+def time_micros(value: object) -> int:
+    """Microseconds since midnight of a stored SQLite time (`HH:MM[:SS[.f]]` text).
+
+    Raises:
+        ValueError: the value is not a time of day.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"not a time: {value!r}")
+    parsed = time.fromisoformat(value.strip())
+    return (
+        (parsed.hour * 60 + parsed.minute) * 60 + parsed.second
+    ) * 1_000_000 + parsed.microsecond
+
+
+def _decimal(value: object, scale: int) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"not a number: {value!r}")
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return number.quantize(Decimal(1).scaleb(-scale), context=_DECIMAL_CONTEXT)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _each(values: Sequence[Any], convert: Callable[[Any], Any]) -> list[Any]:
+    return [None if v is None else convert(v) for v in values]
+
+
+def to_arrow(values: Sequence[Any], column: Column) -> pa.Array[Any]:
+    """Convert one column's stored SQLite values to its Arrow type (see the module docstring).
+
+    Raises:
+        ValueError: a value does not fit the column's kind; the message shows the value.
+    """
+    kind, target = column.kind, column.arrow_type
+    try:
+        if kind in (ColumnKind.BIGINT, ColumnKind.DOUBLE):
+            return pa.array(values, target)
+        if kind in (ColumnKind.TEXT, ColumnKind.NUMERIC, ColumnKind.JSON, ColumnKind.UUID):
+            if all(v is None or isinstance(v, str) for v in values):
+                return pa.array(values, pa.string())
+            return pa.array(_each(values, _text), pa.string())
+        if kind is ColumnKind.DECIMAL:
+            scale = column.scale or 0
+            return pa.array(_each(values, lambda v: _decimal(v, scale)), target)
+        converters: dict[ColumnKind, Callable[[Any], Any]] = {
+            ColumnKind.BOOLEAN: _boolean,
+            ColumnKind.TIMESTAMP: timestamp_micros,
+            ColumnKind.DATE: date_days,
+            ColumnKind.TIME: time_micros,
+        }
+        converted = _each(values, converters[kind])
+        storage = pa.int32() if kind is ColumnKind.DATE else pa.int64()
+        if kind is ColumnKind.BOOLEAN:
+            return pa.array(converted, pa.bool_())
+        return pa.array(converted, storage).cast(target)
+    except (ValueError, TypeError, ArithmeticError, pa.ArrowTypeError) as exc:
+        raise ValueError(_first_bad_value(values, column, exc)) from exc
+
+
+def _first_bad_value(values: Sequence[Any], column: Column, exc: BaseException) -> str:
+    """Name the first value that fails alone (the error of a whole column rarely shows it)."""
+    if len(values) > 1:
+        for value in values:
+            if value is None:
+                continue
+            try:
+                to_arrow([value], column)
+            except ValueError:
+                return f"column '{column.name}' ({column.kind.value}) holds {value!r}"
+    return f"column '{column.name}' ({column.kind.value}): {exc}"
+
+
+# -- the live schema ----------------------------------------------------------------------------
+def quote(name: str) -> str:
+    """Quote an identifier for SQLite."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveColumn:
+    name: str
+    declared: str
+    nullable: bool
+    primary_key_index: int
+    text_affinity: bool
+
+    def column(self) -> Column:
+        return sqlite_column(self.name, self.declared, self.nullable)
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveTable:
+    """A table or view as the database has it now.
+
+    Attributes:
+        rowid: the name that selects the rowid (None for views and WITHOUT ROWID tables).
+    """
+
+    name: str
+    is_view: bool
+    columns: dict[str, _LiveColumn]
+    rowid: str | None
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        keyed = sorted((c for c in self.columns.values() if c.primary_key_index), key=_pk_index)
+        return tuple(c.name for c in keyed)
+
+    def unique_order(self) -> list[str] | None:
+        """Column expressions that order the rows uniquely, or None (views)."""
+        if self.rowid is not None:
+            return [self.rowid]
+        if not self.is_view and self.primary_key:
+            return [quote(k) for k in self.primary_key]
+        return None
+
+
+def _pk_index(column: _LiveColumn) -> int:
+    return column.primary_key_index
+
+
+def _live_tables(conn: sqlite3.Connection, names: Collection[str] | None) -> dict[str, _LiveTable]:
+    """Table name -> live table, in name order, columns in column order."""
+    rows = conn.execute(
+        "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+    ).fetchall()
+    out: dict[str, _LiveTable] = {}
+    for name, kind in rows:
+        if names is None or name in names:
+            columns = _live_columns(conn, name)
+            rowid = None if kind == "view" else _rowid_alias(conn, name, columns)
+            out[name] = _LiveTable(name, kind == "view", columns, rowid)
+    return out
+
+
+def _live_columns(conn: sqlite3.Connection, table: str) -> dict[str, _LiveColumn]:
+    """The columns of `PRAGMA table_xinfo` (generated columns too, not hidden virtual ones)."""
+    out: dict[str, _LiveColumn] = {}
+    query = 'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(?)'
+    for name, declared_or_none, notnull, pk, hidden in conn.execute(query, (table,)):
+        if hidden == 1:
+            continue
+        declared = declared_or_none or ""
+        # An INTEGER PRIMARY KEY is the rowid, never NULL; other key columns may be (SQLite).
+        rowid_key = bool(pk) and declared.upper() == "INTEGER"
+        text = affinity(declared) == "TEXT"
+        out[name] = _LiveColumn(name, declared, not notnull and not rowid_key, pk, text)
+    return out
+
+
+def _rowid_alias(conn: sqlite3.Connection, table: str, columns: Collection[str]) -> str | None:
+    for alias in _ROWID_ALIASES:
+        if alias in columns:
+            continue
+        try:
+            conn.execute(f"SELECT {alias} FROM {quote(table)} LIMIT 0")
+        except sqlite3.OperationalError:
+            return None  # a WITHOUT ROWID table
+        return alias
+    return None
+
+
+def _catalog_entry(table: _LiveTable) -> CatalogEntry:
+    live = list(table.columns.values())
+    keys = () if table.is_view else table.primary_key
+    properties = {c.name: c.column().json_schema() for c in live}
+    replication_keys = [
+        c.name
+        for c in live
+        if c.column().kind in _KEY_KINDS
+        and (c.column().kind is not ColumnKind.TEXT or c.text_affinity)
+    ]
+    root = {
+        "inclusion": Inclusion.AVAILABLE.value,
+        "table-key-properties": list(keys),
+        "schema-name": "main",
+        "is-view": table.is_view,
+        "valid-replication-keys": replication_keys,
+    }
+    fields = [
+        MetadataEntry(
+            ("properties", c.name),
+            {
+                "inclusion": (Inclusion.AUTOMATIC if c.name in keys else Inclusion.AVAILABLE).value,
+                "sql-datatype": c.declared,
+                "selected-by-default": True,
+            },
+        )
+        for c in live
+    ]
+    return CatalogEntry(
+        tap_stream_id=table.name,
+        stream=table.name,
+        schema={"type": "object", "properties": properties},
+        metadata=(MetadataEntry((), root), *fields),
+        key_properties=keys,
+        auto_add_new_fields=True,
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _OrderTerm:
+    """One term of the read order: its SQL expression and how a bookmark value maps to it."""
+
+    expression: str
+    parameter: Callable[[Any], Any]
+
+
+def _order_term(name: str, column: Column) -> _OrderTerm:
+    """The order term of a key column: by its converted value (see the module docstring)."""
+    ident = quote(name)
+    if column.kind is ColumnKind.DECIMAL:
+        scale = column.scale or 0
+        return _OrderTerm(
+            f"round({ident}, {scale})", lambda v: round(float(Decimal(str(v))), scale)
+        )
+    template, parameter = _ORDER_TERMS.get(column.kind, ("{}", _same))
+    return _OrderTerm(template.format(ident), parameter)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _date_parameter(value: object) -> int:
+    return date_days(str(value)[:10])
+
+
+_ORDER_TERMS: dict[ColumnKind, tuple[str, Callable[[Any], Any]]] = {
+    ColumnKind.TIMESTAMP: ("weir_timestamp_key({})", timestamp_micros),
+    ColumnKind.DATE: ("weir_date_key({})", _date_parameter),
+    ColumnKind.TIME: ("weir_time_key({})", time_micros),
+    ColumnKind.TEXT: ("{} COLLATE BINARY", str),
+    ColumnKind.UUID: ("{} COLLATE BINARY", str),
+    ColumnKind.BOOLEAN: ("{}", lambda v: int(_boolean(v))),
+    ColumnKind.BIGINT: ("{}", int),
+    ColumnKind.DOUBLE: ("{}", float),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """The query pieces of one read.
+
+    Attributes:
+        select: the data columns' expressions.
+        order: the order terms (each also selected, after the data columns).
+        where: conditions every row must meet.
+        start: the first page's position condition and parameters, or None.
+        paginate: True to run one query per batch, resuming after the last row read.
+    """
+
+    table: str
+    select: list[str]
+    order: list[_OrderTerm]
+    where: list[str]
+    start: tuple[str, list[Any]] | None
+    paginate: bool
+
+    def query(self, after: Sequence[Any] | None, limit: int | None) -> tuple[str, list[Any]]:
+        exprs = [*self.select, *(t.expression for t in self.order)]
+        where, params = list(self.where), list[Any]()
+        if after is not None:
+            where.append(_row_greater([t.expression for t in self.order], strict=True))
+            params.extend(after)
+        elif self.start is not None:
+            where.append(self.start[0])
+            params.extend(self.start[1])
+        sql = f"SELECT {', '.join(exprs)} FROM {quote(self.table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if self.order:
+            sql += " ORDER BY " + ", ".join(t.expression for t in self.order)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql, params
+
+
+def _row_greater(expressions: Sequence[str], *, strict: bool) -> str:
+    marks = ", ".join("?" for _ in expressions)
+    return f"({', '.join(expressions)}) {'>' if strict else '>='} ({marks})"
+
+
+def _plan(
+    stream: CatalogEntry,
+    columns: Sequence[Column],
+    table: _LiveTable,
+    bookmark: Mapping[str, Any] | None,
+) -> _ReadPlan:
+    name = stream.stream
+    missing = [c.name for c in columns if c.name not in table.columns]
+    if missing:
+        raise CatalogError(
+            f"columns {missing} are in the catalog but not in SQLite table {name}; "
+            "run discovery again or deselect them",
+            stream=name,
+        )
+    select = [quote(c.name) for c in columns]
+    unique = table.unique_order()
+    if stream.effective_replication_method is not ReplicationMethod.INCREMENTAL:
+        tail = [_OrderTerm(e, _same) for e in unique or []]
+        return _ReadPlan(name, select, tail, [], None, unique is not None)
+    key = stream.effective_replication_key
+    if key is None or key not in table.columns:
+        raise CatalogError(
+            f"INCREMENTAL replication needs a replication_key that is a column of {name}; "
+            f"got {key!r}",
+            stream=name,
+        )
+    ties = [k for k in stream.effective_key_properties if k != key]
+    missing = [k for k in ties if k not in table.columns]
+    if missing:
+        raise CatalogError(f"key properties {missing} are not columns of {name}", stream=name)
+    by_name = {c.name: c for c in columns}
+    terms = [_order_term(n, by_name.get(n) or table.columns[n].column()) for n in [key, *ties]]
+    start = None
+    position = resume_position(bookmark, key, ties)
+    if position is not None:
+        used = terms[: len(position.values)]
+        values = [t.parameter(v) for t, v in zip(used, position.values.values(), strict=True)]
+        start = (_row_greater([t.expression for t in used], strict=position.strict), values)
+    rowid = [_OrderTerm(table.rowid, _same)] if table.rowid else []
+    paginate = table.rowid is not None
+    where = [f"{quote(key)} IS NOT NULL"]
+    return _ReadPlan(name, select, [*terms, *rowid], where, start, paginate)
+
+
+class SQLiteSource(Source):
+    """Reads the tables and views of one SQLite database file.
+
+    Each table or view is a stream named after it. The file is opened read-only; it is never
+    changed.
+
+    Args:
+        path: the database file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"SQLiteSource({str(self.path)!r})"
+
+    def check(self) -> None:
+        """Open the file and read its schema.
+
+        Raises:
+            ConnectorConfigError: the file is missing, unreadable or not a SQLite database.
+        """
+        try:
+            with closing(self._connect()) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise ConnectorConfigError(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    def discover(self, *, streams: Collection[str] | None = None) -> Catalog:
+        """Describe every table and view (SQLite's own `sqlite_*` tables are left out).
+
+        Key properties are the primary key's columns, in key order (none for views). Each
+        field's metadata holds `sql-datatype` (the declared type); primary-key fields are
+        `inclusion: automatic`. The root metadata holds `table-key-properties`, `schema-name`
+        (`main`), `is-view` and `valid-replication-keys`. Nothing is selected.
+
+        Raises:
+            ConnectorConfigError: the file cannot be read.
+        """
+        try:
+            with closing(self._connect()) as conn:
+                tables = _live_tables(conn, streams)
+        except sqlite3.Error as exc:
+            raise ConnectorConfigError(
+                f"cannot discover SQLite database {self.path}: {exc}"
+            ) from exc
+        return Catalog(tuple(_catalog_entry(t) for t in tables.values()))
+
+    def read(
+        self,
+        stream: CatalogEntry,
+        *,
+        bookmark: Mapping[str, Any] | None,
+        batch_size_rows: int,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream one table or view as Arrow batches (see `Source.read`).
+
+        Raises:
+            CatalogError: the table or a selected column no longer exists.
+            SourceError: a query failed (retriable when the file was locked), or a value does
+                not fit its column's kind.
+        """
+        if batch_size_rows < 1:
+            raise ValueError("batch_size_rows must be at least 1")
+        columns = stream_columns(stream)
+        keys = _KeyFunctions()
+        try:
+            with closing(self._connect(keys)) as conn:
+                table = _live_tables(conn, [stream.stream]).get(stream.stream)
+                if table is None:
+                    raise CatalogError(
+                        f"SQLite {self.path} has no table {stream.stream}; run discovery again",
+                        stream=stream.stream,
+                    )
+                plan = _plan(stream, columns, table, bookmark)
+                yield from _batches(conn, plan, columns, batch_size_rows, stream.stream)
+        except sqlite3.Error as exc:
+            raise self._error(exc, keys, stream.stream) from exc
+
+    def _connect(self, keys: _KeyFunctions | None = None) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise sqlite3.OperationalError(f"no such file: {self.path}")
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        if keys is not None:
+            keys.register(conn)
+        return conn
+
+    def _error(self, exc: sqlite3.Error, keys: _KeyFunctions, stream: str) -> SourceError:
+        if keys.failure is not None:
+            return SourceError(
+                f"a replication key value in SQLite {self.path} cannot be read: "
+                f"{keys.failure}; fix the value, or choose another replication key",
+                stream=stream,
+            )
+        busy = getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+        return SourceError(
+            f"reading from SQLite {self.path} failed: {exc}"
+            + ("; another process holds a lock, retry the sync" if busy else ""),
+            stream=stream,
+            retriable=busy,
+        )
+
+
+class _KeyFunctions:
+    """The SQL functions that order replication keys by their converted value.
+
+    A function that raises inside SQLite surfaces only as "user-defined function raised
+    exception"; the original error is kept in `failure` for the message.
+    """
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None
+
+    def register(self, conn: sqlite3.Connection) -> None:
+        for name, function in (
+            ("weir_timestamp_key", timestamp_micros),
+            ("weir_date_key", date_days),
+            ("weir_time_key", time_micros),
+        ):
+            conn.create_function(name, 1, self._guarded(function), deterministic=True)
+
+    def _guarded(self, function: Callable[[object], int]) -> Callable[[object], int | None]:
+        def call(value: object) -> int | None:
+            if value is None:
+                return None
+            try:
+                return function(value)
+            except (ValueError, OverflowError) as exc:
+                self.failure = exc
+                raise
+
+        return call
+
+
+def _batches(
+    conn: sqlite3.Connection,
+    plan: _ReadPlan,
+    columns: Sequence[Column],
+    batch_size_rows: int,
+    stream: str,
+) -> Iterator[pa.RecordBatch]:
+    """Yield batches: one query each when paginating, else slices of one query."""
+    schema = arrow_schema(columns)
+    width = len(columns)
+    after: Sequence[Any] | None = None
+    cursor = None
+    while True:
+        if cursor is None:
+            sql, params = plan.query(after, batch_size_rows if plan.paginate else None)
+            cursor = conn.execute(sql, params)
+        pieces: list[pa.RecordBatch] = []
+        rows = size = 0
+        while rows < batch_size_rows and size < MAX_BATCH_BYTES:
+            fetched = cursor.fetchmany(min(FETCH_ROWS, batch_size_rows - rows))
+            if not fetched:
+                break
+            pieces.append(_convert(fetched, columns, schema, stream))
+            rows += len(fetched)
+            size += pieces[-1].nbytes
+            after = fetched[-1][width:]
+        if pieces:
+            yield _combine(pieces, schema)
+        if plan.paginate:
+            cursor.close()
+            cursor = None
+        if rows == 0 or (rows < batch_size_rows and size < MAX_BATCH_BYTES):
+            return
+
+
+def _convert(
+    rows: list[tuple[Any, ...]], columns: Sequence[Column], schema: pa.Schema, stream: str
+) -> pa.RecordBatch:
+    transposed = list(zip(*rows, strict=True))
+    try:
+        arrays = [to_arrow(transposed[i], column) for i, column in enumerate(columns)]
+    except ValueError as exc:
+        raise SourceError(
+            f"{exc}, which does not fit the column's declared type (SQLite does not enforce "
+            "types); fix the value, or deselect the column",
+            stream=stream,
+        ) from exc
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _combine(pieces: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+    if len(pieces) == 1:
+        return pieces[0]
+    return pa.Table.from_batches(pieces, schema=schema).combine_chunks().to_batches()[0]
