@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from weir.cli import output_commands, runs_commands
+from weir.cli import integration_commands, output_commands, runs_commands
 
 app = typer.Typer(
     name="weir",
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(runs_commands.app, name="runs")
 app.add_typer(output_commands.app, name="output")
+app.add_typer(integration_commands.app, name="integration")
 
 
 @app.command()

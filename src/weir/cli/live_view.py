@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from weir.engine.events import BlockRunEvent
+from weir.engine.events import BlockRunEvent, StreamProgressEvent
 from weir.runs.records import PipelineRunRecord
 from weir.runs.status import RunStatus
 
@@ -30,12 +33,15 @@ class LiveRunView:
 
     It starts on the first event (so that it starts inside the worker process, where the events
     happen) and disappears when the run ends; the summary is printed afterwards by the parent.
+    Integration runs add one line per stream: a bar (when the source estimates the stream's
+    rows), rows written and rows per second.
     """
 
     def __init__(self, console: Console) -> None:
         self._console = console
         self._rows: dict[str, BlockRunEvent] = {}
         self._started: dict[str, float] = {}
+        self._streams: dict[str, StreamProgressEvent] = {}
         self._live: Live | None = None
 
     def run_started(self, pipeline_run_id: int, block_uuids: tuple[str, ...]) -> None:
@@ -51,16 +57,21 @@ class LiveRunView:
         self._rows[event.block_uuid] = event
         self._start()
 
+    def stream_progress(self, event: StreamProgressEvent) -> None:
+        """Record a stream's progress and redraw."""
+        self._streams[event.stream] = event
+        self._start()
+
     def _start(self) -> None:
         if self._live is None:
             self._live = Live(
-                self._table(),
+                self._render(),
                 console=self._console,
                 transient=True,
                 refresh_per_second=8,
                 redirect_stdout=False,
                 redirect_stderr=False,
-                get_renderable=self._table,
+                get_renderable=self._render,
             )
             self._live.start()
 
@@ -69,6 +80,11 @@ class LiveRunView:
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+    def _render(self) -> RenderableType:
+        if not self._streams:
+            return self._table()
+        return Group(self._table(), Text(""), _streams_table(self._streams.values()))
 
     def _table(self) -> Table:
         table = Table(box=None, pad_edge=False)
@@ -87,6 +103,27 @@ class LiveRunView:
                 event.error or "",
             )
         return table
+
+
+def _streams_table(events: Iterable[StreamProgressEvent]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("stream", "status", "progress", "rows", "rows/s", "seconds", "error"):
+        table.add_column(column, justify="right" if column in ("rows", "rows/s") else "left")
+    for event in events:
+        expected = event.expected_rows
+        bar: RenderableType = ""
+        if expected and event.status is RunStatus.RUNNING:
+            bar = ProgressBar(total=float(expected), completed=float(min(event.rows, expected)))
+        table.add_row(
+            event.stream,
+            Text(event.status.value, style=STATUS_STYLES[event.status]),
+            bar,
+            f"{event.rows:,}",
+            f"{event.rows_per_second:,.0f}",
+            f"{event.seconds:.2f}",
+            event.error or "",
+        )
+    return table
 
 
 def print_run_summary(console: Console, record: PipelineRunRecord) -> None:
@@ -113,8 +150,30 @@ def print_run_summary(console: Console, record: PipelineRunRecord) -> None:
             "" if rows is None else f"{rows:,}",
         )
     console.print(table)
+    _print_streams(console, record.metrics.get("streams"))
     for block_run in record.block_runs:
         if block_run.status is RunStatus.FAILED and block_run.error:
             console.print(Text(f"{block_run.block_uuid} failed: {block_run.error}", style="red"))
     if record.status is not RunStatus.COMPLETED and record.error:
         console.print(Text(f"run {record.status.value}: {record.error}", style=style))
+
+
+def _print_streams(console: Console, streams: Any) -> None:
+    """Print the per-stream rows and bookmarks an integration run stored in its metrics."""
+    if not isinstance(streams, dict) or not streams:
+        return
+    table = Table(title="streams", title_justify="left")
+    for column in ("stream", "status", "rows", "seconds", "bookmark"):
+        table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
+    for name, stream in streams.items():
+        status = RunStatus.FAILED if stream.get("error") else RunStatus.COMPLETED
+        bookmark = stream.get("bookmark") or {}
+        value = bookmark.get("replication_key_value", "") if isinstance(bookmark, dict) else ""
+        table.add_row(
+            str(name),
+            Text(status.value, style=STATUS_STYLES[status]),
+            f"{stream.get('rows', 0):,}",
+            f"{stream.get('seconds', 0):.2f}",
+            str(value),
+        )
+    console.print(table)

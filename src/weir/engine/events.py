@@ -1,7 +1,8 @@
 """What the engine tells an observer as a run progresses.
 
 Observers (the CLI's live view, later the scheduler and the UI) must be quick and must not raise;
-the engine calls them from its loop thread.
+the engine calls them from its loop thread. Integration runs also report each stream's progress
+to observers that have a `stream_progress` method (`StreamObserver`); others are not asked.
 """
 
 from __future__ import annotations
@@ -33,6 +34,39 @@ class BlockRunEvent:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StreamProgressEvent:
+    """A stream of an integration run moved on: a batch was written, or the stream ended.
+
+    Attributes:
+        stream: the stream's name.
+        status: `running` while batches are written; `completed` or `failed` at the end.
+        rows: rows written so far.
+        seconds: seconds since the stream started.
+        expected_rows: the source's estimate of the stream's rows, when it gives one.
+        error: the first line of the error, when it failed.
+    """
+
+    stream: str
+    status: RunStatus
+    rows: int = 0
+    seconds: float = 0.0
+    expected_rows: int | None = None
+    error: str | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        """Average throughput so far (0 before the first batch)."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+class StreamObserver(Protocol):
+    """Receives the per-stream progress of integration runs (optional for observers)."""
+
+    def stream_progress(self, event: StreamProgressEvent) -> None:
+        """A stream wrote a batch, or ended."""
+
+
 class RunObserver(Protocol):
     """Receives a run's progress."""
 
@@ -57,3 +91,6 @@ class NullObserver:
 
     def run_finished(self, status: RunStatus) -> None:
         """Ignore the end of the run."""
+
+    def stream_progress(self, event: StreamProgressEvent) -> None:
+        """Ignore a stream's progress."""

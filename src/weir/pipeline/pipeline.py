@@ -149,7 +149,12 @@ def _block_file(project: Project, block: BlockSpec, metadata_path: Path) -> Path
             f"{metadata_path}: block '{block.uuid}' has an unknown type or language "
             f"({block.type!r}, {block.language!r}): {exc}"
         ) from None
-    if block.language in ("python", "sql", "r") and not file_path.is_file():
+    # YAML blocks hold an integration pipeline's source/destination; a dbt YAML block may name
+    # its command in `configuration` alone, so its file is not required.
+    has_code = block.language in ("python", "sql", "r") or (
+        block.language == "yaml" and block.type != "dbt"
+    )
+    if has_code and not file_path.is_file():
         raise PipelineValidationError(
             f"{metadata_path}: block '{block.uuid}' ({block.type}, {block.language}) has no code "
             f"file: {file_path} does not exist; create it or fix the block's uuid/type"
