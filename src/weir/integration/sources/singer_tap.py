@@ -1,0 +1,786 @@
+"""Any Singer tap as a source: run it as a child process and turn its RECORDs into Arrow batches.
+
+`discover` runs `tap --config config.json --discover` and reads the catalog it prints (cached
+for `DISCOVERY_CACHE_SECONDS`). `read` runs `tap --config config.json --catalog catalog.json
+[--state state.json]` (`--properties` for older taps that do not list `--catalog` in their
+`--help`), parses its stdout with `weir.integration.singer` (orjson), and gathers the RECORDs
+of the stream into Arrow batches of at most `batch_size_rows` rows and about `MAX_BATCH_BYTES`
+of JSON, typed by the stream's schema (`stream_columns`). The tap's stderr goes to this
+module's logger line by line; when the tap exits non-zero the read fails with a `SourceError`
+naming the tap, its exit code and its last stderr lines. A batch is passed on only once the
+tap has written something after it, so a failing tap never delivers its last batch.
+
+**One process per stream.** The `Source` interface reads one stream at a time, and a tap emits
+every selected stream in one run, so `read` runs the tap once per stream with a catalog that
+selects only that stream (every other stream is written with `selected: false`). The cost is
+one tap start, login and catalog parse per stream; the gain is that each stream commits and
+resumes on its own, and a failing stream does not stop the others. Taps whose child streams
+need their parent selected (some SaaS taps) cannot be split this way.
+
+**State.** Each batch carries, in its schema metadata under `SINGER_STATE_METADATA_KEY`, the
+tap's STATE as of the batch's last record (the last STATE the tap wrote before the next RECORD);
+`last_state` is the tap's final state. The sync engine commits its own bookmark with each batch
+(the replication key value and key values of the batch's last row); on resume `read` turns
+that bookmark into the tap's state, `{"bookmarks": {tap_stream_id: {"replication_key": ...,
+"replication_key_value": ...}}}`, the shape pipelinewise and Meltano SDK taps read. A bookmark
+holding a `singer_state` object is passed to the tap verbatim instead.
+
+**Order.** Taps read INCREMENTAL streams with `replication key >= bookmark`, and many do not
+order rows (tap-postgres sorts only once it has a bookmark). With `sort_incremental=True` (the
+default) the rows of an INCREMENTAL stream are spilled to a Parquet file in `work_dir` while
+the tap runs, then streamed back sorted by (replication key, key properties) through DuckDB
+(bounded memory), skipping rows at or before the bookmark's position: exact whatever order the
+tap uses, at the cost of a disk copy and no overlap between the tap and the destination. With
+`sort_incremental=False` rows pass on as the tap writes them, which must be in replication-key
+order (checked: a `SourceError` otherwise); rows sharing the bookmark's value are read again
+and upserted, except for streams without key properties, where they were committed whole.
+Rows whose replication key is NULL are skipped (Singer's rule).
+
+Type mapping (the tap's JSON Schema -> column kind -> Arrow, by `weir.integration.columns`),
+with the RECORD values each kind accepts:
+
+| JSON Schema                           | kind      | Arrow              | RECORD values accepted            |
+|---------------------------------------|-----------|--------------------|-----------------------------------|
+| integer, 16-bit bounds                | SMALLINT  | int16              | integers, whole floats, digits    |
+| integer, 32-bit bounds                | INTEGER   | int32              | (as SMALLINT)                     |
+| integer (other bounds, none)          | BIGINT    | int64              | (as SMALLINT)                     |
+| number, multipleOf 10^-s, p <= 38     | DECIMAL   | decimal128(p, s)   | numbers (rounded to s), strings   |
+| number (other)                        | DOUBLE    | float64            | numbers, numeric strings          |
+| string, format singer.decimal         | NUMERIC   | string             | strings, numbers (as text)        |
+| boolean                               | BOOLEAN   | bool               | booleans, "true"/"f"/"1"/...      |
+| string                                | TEXT      | string             | any scalar (as text)              |
+| string, format date-time              | TIMESTAMP | timestamp[us, UTC] | ISO 8601; no offset means UTC     |
+| string, format date                   | DATE      | date32             | ISO dates; a date-time's date     |
+| string, format time                   | TIME      | time64[us]         | `HH:MM:SS[.ffffff]`, offset drops |
+| string, format uuid                   | UUID      | string             | strings                           |
+| object, array, or no type             | JSON      | string (JSON text) | any JSON value                    |
+
+What pipelinewise-tap-postgres 1.8 discovers, for example: smallint/integer/bigint as bounded
+integers; numeric(p, s) as DECIMAL; unbounded numeric as a number with multipleOf 1e-38 and
+hence DOUBLE; real/double as DOUBLE; text, varchar and uuid as TEXT; timestamp, timestamptz
+and date as TIMESTAMP (date-time); time as TIME; json, jsonb and arrays as JSON.
+
+Numbers are parsed by orjson as 64-bit floats: a decimal with more than 15 significant digits
+(e.g. an unbounded `numeric` tap-postgres sends as a JSON number) loses precision.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from weir.integration._subprocess import (
+    ConnectorProcess,
+    connector_name,
+    private_run_dir,
+    write_private_json,
+)
+from weir.integration.base import Source, stream_columns
+from weir.integration.columns import Column, ColumnKind, arrow_schema
+from weir.integration.errors import ConnectorConfigError, SourceError
+from weir.integration.singer import (
+    Catalog,
+    CatalogEntry,
+    Message,
+    RecordMessage,
+    ReplicationMethod,
+    SingerProtocolError,
+    StateMessage,
+    parse_message,
+)
+
+__all__ = [
+    "DISCOVERY_CACHE_SECONDS",
+    "MAX_BATCH_BYTES",
+    "SINGER_STATE_METADATA_KEY",
+    "SingerTapSource",
+    "records_to_batch",
+]
+
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+"""A batch is cut early once its records' JSON reaches this size, bounding memory."""
+
+DISCOVERY_CACHE_SECONDS = 60.0
+"""How long a discovered catalog is reused (the sync engine re-discovers before every stream)."""
+
+SINGER_STATE_METADATA_KEY = b"weir.singer_state"
+"""Schema metadata key of each batch: the tap's state (JSON) as of the batch's last record."""
+
+SORT_MEMORY_LIMIT = "128MB"
+"""DuckDB's memory limit while sorting spilled rows; beyond it DuckDB sorts on disk."""
+
+HELP_TIMEOUT_SECONDS = 60.0
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SingerTapSource(Source):
+    """Reads the streams of an external Singer tap (see the module docstring).
+
+    Args:
+        command: how to run the tap, e.g. `["/venvs/tap-postgres/bin/tap-postgres"]`; Weir adds
+            `--config`, `--discover`, `--catalog`/`--properties` and `--state`.
+        config: the tap's configuration, written to a private file for each run.
+        work_dir: where each run's files (config, catalog, state, sort spill) are written, in a
+            fresh directory removed after the run.
+        sort_incremental: sort INCREMENTAL streams before passing them on (exact whatever
+            order the tap emits); False streams them as emitted and checks their order.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        config: Mapping[str, Any],
+        *,
+        work_dir: Path,
+        sort_incremental: bool = True,
+    ) -> None:
+        if not command:
+            raise ValueError("a Singer tap command needs at least the executable")
+        self.command = tuple(command)
+        self.name = connector_name(command)
+        self.work_dir = Path(work_dir)
+        self.sort_incremental = sort_incremental
+        self._config = dict(config)
+        self._catalog_flag: str | None = None
+        self._discovered: tuple[float, dict[str, Any]] | None = None
+        self._last_state: Mapping[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"SingerTapSource({self.name!r}, work_dir={str(self.work_dir)!r})"
+
+    @property
+    def last_state(self) -> Mapping[str, Any] | None:
+        """The tap's last STATE in the most recent `read` that finished, or None."""
+        return self._last_state
+
+    def check(self) -> None:
+        """Run the tap's discovery (Singer has no connection check; discovery logs in).
+
+        Raises:
+            ConnectorConfigError: the tap cannot be started, or its discovery fails or prints
+                something other than a catalog; the message quotes the tap's stderr.
+        """
+        self._discovered = None
+        self._raw_catalog()
+
+    def discover(self, *, streams: Collection[str] | None = None) -> Catalog:
+        """Run `tap --config ... --discover` and return its catalog (see `Source.discover`).
+
+        Args:
+            streams: the `tap_stream_id`s to return; None returns every stream.
+
+        Raises:
+            ConnectorConfigError: the tap fails or prints no valid catalog.
+        """
+        try:
+            catalog = Catalog.from_dict(self._raw_catalog())
+        except ValueError as exc:
+            raise ConnectorConfigError(
+                f"Singer tap '{self.name}' printed an invalid catalog: {exc}"
+            ) from exc
+        if streams is None:
+            return catalog
+        wanted = set(streams)
+        return Catalog(tuple(e for e in catalog.streams if e.tap_stream_id in wanted))
+
+    def read(
+        self,
+        stream: CatalogEntry,
+        *,
+        bookmark: Mapping[str, Any] | None,
+        batch_size_rows: int,
+    ) -> Iterator[pa.RecordBatch]:
+        """Run the tap for this one stream and yield its records as Arrow batches.
+
+        See `Source.read` and the module docstring for order, resume and state.
+
+        Raises:
+            ConnectorConfigError: the tap cannot be started.
+            SourceError: the tap exited non-zero, wrote a line that is not a Singer message,
+                sent a value that does not fit its column's type, or (with
+                `sort_incremental=False`) sent rows out of replication-key order.
+        """
+        if batch_size_rows < 1:
+            raise ValueError("batch_size_rows must be at least 1")
+        columns = stream_columns(stream)
+        incremental = stream.effective_replication_method is ReplicationMethod.INCREMENTAL
+        self._last_state = None
+        with private_run_dir(self.work_dir, "singer-tap-") as run_dir:
+            args = self._read_args(run_dir, stream, bookmark if incremental else None)
+            with self._start(args, run_dir) as process:
+                batches = _TapBatches(self, process, stream, columns, batch_size_rows)
+                out: Iterator[pa.RecordBatch] = iter(batches)
+                if incremental:
+                    exact = self.sort_incremental
+                    position = _Position.of(stream, columns, bookmark, exact=exact)
+                    if exact:
+                        out = _sorted(batches, columns, position, run_dir)
+                    else:
+                        out = _checked_order(batches, stream, position)
+                yield from out
+                self._last_state = batches.state
+
+    # -- running the tap ---------------------------------------------------------------------
+    def _start(self, args: Sequence[str], cwd: Path) -> ConnectorProcess:
+        try:
+            return ConnectorProcess([*self.command, *args], name=self.name, logger=_LOGGER, cwd=cwd)
+        except OSError as exc:
+            raise ConnectorConfigError(
+                f"cannot start Singer tap '{self.name}' ({self.command[0]}): {exc}; check the "
+                "command and that the tap is installed"
+            ) from exc
+
+    def _raw_catalog(self) -> dict[str, Any]:
+        """The catalog the tap discovers, as the JSON object it printed (cached)."""
+        now = time.monotonic()
+        if self._discovered is not None and now - self._discovered[0] < DISCOVERY_CACHE_SECONDS:
+            return self._discovered[1]
+        with private_run_dir(self.work_dir, "singer-discover-") as run_dir:
+            config = run_dir / "config.json"
+            write_private_json(config, self._config)
+            with self._start(["--config", str(config), "--discover"], run_dir) as process:
+                output = process.stdout.read()
+                code = process.wait()
+                if code != 0:
+                    raise ConnectorConfigError(
+                        f"Singer tap discovery failed: {process.failure(code)}"
+                    )
+        try:
+            raw = orjson.loads(output)
+        except orjson.JSONDecodeError as exc:
+            shown = output[:200].decode("utf-8", "replace")
+            raise ConnectorConfigError(
+                f"Singer tap '{self.name}' did not print a JSON catalog on --discover: {shown!r}"
+            ) from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("streams"), list):
+            raise ConnectorConfigError(
+                f"Singer tap '{self.name}' printed no catalog ({{'streams': [...]}}) on --discover"
+            )
+        self._discovered = (time.monotonic(), raw)
+        return raw
+
+    def _read_args(
+        self, run_dir: Path, entry: CatalogEntry, bookmark: Mapping[str, Any] | None
+    ) -> list[str]:
+        config, catalog = run_dir / "config.json", run_dir / "catalog.json"
+        write_private_json(config, self._config)
+        write_private_json(catalog, self._tap_catalog(entry))
+        args = ["--config", str(config), self._catalog_option(), str(catalog)]
+        state = tap_state(entry, bookmark)
+        if state is not None:
+            write_private_json(run_dir / "state.json", state)
+            args += ["--state", str(run_dir / "state.json")]
+        return args
+
+    def _catalog_option(self) -> str:
+        """`--catalog`, or `--properties` for a tap whose `--help` offers only that."""
+        if self._catalog_flag is None:
+            try:
+                done = subprocess.run(
+                    [*self.command, "--help"],
+                    capture_output=True,
+                    timeout=HELP_TIMEOUT_SECONDS,
+                    check=False,
+                )
+                text = done.stdout + done.stderr
+            except (OSError, subprocess.TimeoutExpired):
+                text = b""
+            legacy = b"--properties" in text and b"--catalog" not in text
+            self._catalog_flag = "--properties" if legacy else "--catalog"
+        return self._catalog_flag
+
+    def _tap_catalog(self, entry: CatalogEntry) -> dict[str, Any]:
+        """The tap's discovered catalog with only `entry` selected, as `entry` says."""
+        chosen = _selected_for_tap(entry)
+        streams = []
+        placed = False
+        for raw in self._raw_catalog()["streams"]:
+            if not isinstance(raw, dict):
+                continue
+            if (raw.get("tap_stream_id") or raw.get("stream")) == entry.tap_stream_id:
+                streams.append(chosen)
+                placed = True
+            else:
+                streams.append(_deselected(raw))
+        if not placed:
+            streams.append(chosen)
+        return {"streams": streams}
+
+
+def tap_state(entry: CatalogEntry, bookmark: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The state file a tap resumes from, made from a Weir bookmark (None: start afresh).
+
+    A bookmark holding a `singer_state` object is the tap's own state and is used as it is.
+    Otherwise the bookmark's `replication_key` and `replication_key_value` become the stream's
+    Singer bookmark, keyed by `tap_stream_id`.
+    """
+    if not bookmark:
+        return None
+    own = bookmark.get("singer_state")
+    if isinstance(own, Mapping):
+        return dict(own)
+    value = bookmark.get("replication_key_value")
+    if value is None:
+        return None
+    key = bookmark.get("replication_key") or entry.effective_replication_key
+    stream_bookmark = {"replication_key": key, "replication_key_value": value}
+    return {"bookmarks": {entry.tap_stream_id: stream_bookmark}}
+
+
+def _selected_for_tap(entry: CatalogEntry) -> dict[str, Any]:
+    """The entry as a tap reads it: root and field `selected`, replication method and key."""
+    selected = set(entry.selected_fields)
+    out = entry.to_dict()
+    method = entry.effective_replication_method
+    root: dict[str, Any] = {"selected": True, "replication-method": method.value}
+    if method is ReplicationMethod.INCREMENTAL and entry.effective_replication_key:
+        root["replication-key"] = entry.effective_replication_key
+    metadata: list[dict[str, Any]] = []
+    for item in out["metadata"]:
+        crumb = list(item.get("breadcrumb") or [])
+        meta = dict(item.get("metadata") or {})
+        if not crumb:
+            meta.update(root)
+        elif len(crumb) == 2 and crumb[0] == "properties":
+            meta["selected"] = crumb[1] in selected
+        metadata.append({"breadcrumb": crumb, "metadata": meta})
+    if not any(not m["breadcrumb"] for m in metadata):
+        metadata.insert(0, {"breadcrumb": [], "metadata": root})
+    out["metadata"] = metadata
+    out["selected"] = True
+    return out
+
+
+def _deselected(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A discovered stream, written back with `selected: false`."""
+    metadata = [dict(m) for m in raw.get("metadata") or () if isinstance(m, Mapping)]
+    roots = [m for m in metadata if not m.get("breadcrumb")]
+    for root in roots:
+        root["metadata"] = {**(root.get("metadata") or {}), "selected": False}
+    if not roots:
+        metadata.insert(0, {"breadcrumb": [], "metadata": {"selected": False}})
+    return {**raw, "metadata": metadata, "selected": False}
+
+
+# -- from the tap's stdout to batches ----------------------------------------------------------
+class _TapBatches:
+    """Iterates a running tap's batches for one stream, with the tap's state as metadata.
+
+    Each batch is held back until the tap writes its next RECORD of the stream or exits, so its
+    state is the last STATE before the next record, and a tap that fails never delivers its
+    last batch. Raises `SourceError` when the tap exits non-zero or writes a bad line.
+    """
+
+    def __init__(
+        self,
+        source: SingerTapSource,
+        process: ConnectorProcess,
+        entry: CatalogEntry,
+        columns: tuple[Column, ...],
+        batch_size_rows: int,
+    ) -> None:
+        self.source, self.process, self.entry = source, process, entry
+        self.columns, self.batch_size_rows = columns, batch_size_rows
+        self.names = {entry.tap_stream_id, entry.stream}
+        self.state: Mapping[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        records: list[Mapping[str, Any]] = []
+        size = 0
+        for message, length in self._messages():
+            if isinstance(message, StateMessage):
+                self.state = message.value
+            elif isinstance(message, RecordMessage) and message.stream in self.names:
+                if len(records) >= self.batch_size_rows or size >= MAX_BATCH_BYTES:
+                    yield self._batch(records)
+                    records, size = [], 0
+                records.append(message.record)
+                size += length
+        self._wait()
+        if records:
+            yield self._batch(records)
+
+    def _batch(self, records: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
+        batch = records_to_batch(records, self.columns, stream=self.entry.stream)
+        if self.state is None:
+            return batch
+        return batch.replace_schema_metadata(
+            {SINGER_STATE_METADATA_KEY: orjson.dumps(dict(self.state))}
+        )
+
+    def _messages(self) -> Iterator[tuple[Message, int]]:
+        for line in self.process.stdout:
+            if not line.strip():
+                continue
+            try:
+                yield parse_message(line), len(line)
+            except SingerProtocolError as exc:
+                raise SourceError(
+                    f"Singer tap '{self.source.name}' wrote a line that is not a Singer message "
+                    f"({exc}); taps must log to stderr, not stdout",
+                    stream=self.entry.stream,
+                ) from exc
+
+    def _wait(self) -> None:
+        code = self.process.wait()
+        if code != 0:
+            raise SourceError(f"Singer tap {self.process.failure(code)}", stream=self.entry.stream)
+
+
+def records_to_batch(
+    records: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, stream: str
+) -> pa.RecordBatch:
+    """Convert RECORD objects into one Arrow batch with `arrow_schema(columns)`.
+
+    Args:
+        records: the records' `record` objects; keys not in `columns` are ignored, missing
+            keys are NULL.
+        columns: the stream's columns, in batch order.
+        stream: the stream name, for messages.
+
+    Returns:
+        A batch of `len(records)` rows (values accepted as in the module table).
+
+    Raises:
+        SourceError: a value does not fit its column's kind; names the column and value.
+    """
+    arrays = [_to_arrow([r.get(c.name) for r in records], c, stream) for c in columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(columns))
+
+
+_CONVERSION_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    InvalidOperation,
+)
+_INTEGER_KINDS = (ColumnKind.SMALLINT, ColumnKind.INTEGER, ColumnKind.BIGINT)
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+def _to_arrow(values: list[Any], column: Column, stream: str) -> pa.Array[Any]:
+    """One column's values as an Arrow array: a vectorised attempt, then value by value."""
+    target = column.arrow_type
+    try:
+        fast = _fast_array(values, column, target)
+        if fast is not None:
+            return fast
+    except _CONVERSION_ERRORS:
+        pass
+    convert = _CONVERTERS[column.kind]
+    converted: list[Any] = []
+    for value in values:
+        try:
+            converted.append(None if value is None else convert(value, column))
+        except _CONVERSION_ERRORS as exc:
+            raise _bad_value(column, value, stream, exc) from exc
+    try:
+        return pa.array(converted, target)
+    except _CONVERSION_ERRORS as exc:
+        raise _bad_value(column, None, stream, exc) from exc
+
+
+def _bad_value(column: Column, value: object, stream: str, exc: Exception) -> SourceError:
+    shown = "a value" if value is None else f"{value!r:.80}"
+    return SourceError(
+        f"column '{column.name}' is {column.kind} but the tap sent {shown} ({exc}); run "
+        "discovery again if the source's type changed, or deselect the column",
+        stream=stream,
+    )
+
+
+def _fast_array(values: list[Any], column: Column, target: pa.DataType) -> pa.Array[Any] | None:
+    """A vectorised conversion for the usual value types, or None to go value by value."""
+    kind = column.kind
+    if kind in _INTEGER_KINDS or kind is ColumnKind.BOOLEAN:
+        plain = bool if kind is ColumnKind.BOOLEAN else int
+        usual = all(type(v) is plain or v is None for v in values)
+        return pa.array(values, target) if usual else None
+    if kind in (ColumnKind.DOUBLE, ColumnKind.TEXT, ColumnKind.UUID, ColumnKind.NUMERIC):
+        return pa.array(values, target)
+    if kind is ColumnKind.TIME:
+        # Arrow casts no string to a time; it does cast a timestamp.
+        stamps = [None if v is None else "1970-01-01T" + v for v in values]
+        return pa.array(stamps, pa.string()).cast(pa.timestamp("us")).cast(target)
+    if kind in (ColumnKind.TIMESTAMP, ColumnKind.DATE):
+        return pa.array(values, pa.string()).cast(target)
+    return None
+
+
+def _integer(value: Any, _column: Column) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("not a whole number")
+    return int(value)
+
+
+def _decimal(value: Any, column: Column) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not exact.is_finite():
+        raise ValueError("NaN and infinity do not fit a DECIMAL")
+    return exact.quantize(Decimal(1).scaleb(-(column.scale or 0)), rounding=ROUND_HALF_EVEN)
+
+
+def _double(value: Any, _column: Column) -> float:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    return float(value)
+
+
+def _boolean(value: Any, _column: Column) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("not a boolean")
+
+
+def _text(value: Any, _column: Column) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict | list | bool):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _timestamp(value: Any, _column: Column) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("a date-time must be an ISO 8601 string")
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _date(value: Any, _column: Column) -> date:
+    if not isinstance(value, str):
+        raise TypeError("a date must be an ISO 8601 string")
+    return date.fromisoformat(value[:10])
+
+
+def _time(value: Any, _column: Column) -> time_of_day:
+    if not isinstance(value, str):
+        raise TypeError("a time must be an ISO 8601 string")
+    return time_of_day.fromisoformat(value).replace(tzinfo=None)
+
+
+def _json(value: Any, _column: Column) -> str:
+    return orjson.dumps(value).decode()
+
+
+_CONVERTERS: dict[ColumnKind, Any] = {
+    ColumnKind.SMALLINT: _integer,
+    ColumnKind.INTEGER: _integer,
+    ColumnKind.BIGINT: _integer,
+    ColumnKind.DECIMAL: _decimal,
+    ColumnKind.NUMERIC: _text,
+    ColumnKind.DOUBLE: _double,
+    ColumnKind.BOOLEAN: _boolean,
+    ColumnKind.TEXT: _text,
+    ColumnKind.TIMESTAMP: _timestamp,
+    ColumnKind.DATE: _date,
+    ColumnKind.TIME: _time,
+    ColumnKind.UUID: _text,
+    ColumnKind.JSON: _json,
+}
+
+
+# -- INCREMENTAL: where to resume, order -------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Which rows of an INCREMENTAL stream to pass on.
+
+    A row passes when its replication key is not NULL and it comes after the bookmark.
+
+    Attributes:
+        key: the replication key column.
+        order: the sort columns: the replication key, then the other key properties.
+        value: the bookmark's replication key value, or None to pass every row.
+        key_values: the bookmark's key values (one per `order[1:]`), or None.
+        strict: whether rows equal to the bookmark's position are skipped.
+    """
+
+    key: str
+    order: tuple[str, ...]
+    value: pa.Scalar[Any] | None = None
+    key_values: tuple[pa.Scalar[Any], ...] | None = None
+    strict: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        entry: CatalogEntry,
+        columns: Sequence[Column],
+        bookmark: Mapping[str, Any] | None,
+        *,
+        exact: bool,
+    ) -> _Position:
+        """Read the bookmark (see `Source.read`).
+
+        With `exact` (sorted rows) a bookmark with key values resumes strictly after that row.
+        Without it, rows equal to the bookmark's value are passed again when the stream has key
+        properties (they are upserted), and skipped when it has none (Weir commits such streams
+        only after the last row of a value).
+        """
+        key = entry.effective_replication_key
+        by_name = {c.name: c for c in columns}
+        if key is None or key not in by_name:
+            raise SourceError(
+                f"INCREMENTAL replication needs a replication_key among the selected columns; "
+                f"got {key!r}",
+                stream=entry.stream,
+            )
+        order = (key, *(k for k in entry.effective_key_properties if k != key))
+        value = None if not bookmark else bookmark.get("replication_key_value")
+        if value is None or (bookmark or {}).get("replication_key") not in (None, key):
+            return cls(key, order)
+        scalar = _to_arrow([value], by_name[key], entry.stream)[0]
+        found = (bookmark or {}).get("key_values")
+        ties = order[1:]
+        if not isinstance(found, Mapping) or any(k not in found for k in ties):
+            return cls(key, order, scalar)
+        if not ties:
+            return cls(key, order, scalar, (), strict=True)
+        if not exact:
+            return cls(key, order, scalar)
+        values = tuple(_to_arrow([found[k]], by_name[k], entry.stream)[0] for k in ties)
+        return cls(key, order, scalar, values, strict=True)
+
+    def keep(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The rows of `batch` to pass on."""
+        rk = batch.column(self.key)
+        mask = pc.is_valid(rk)
+        if self.value is not None:
+            mask = pc.and_kleene(mask, self._after(batch, rk))
+        if pc.all(mask).as_py():
+            return batch
+        return batch.filter(mask)
+
+    def _after(self, batch: pa.RecordBatch, rk: pa.Array[Any]) -> pa.Array[Any]:
+        value = self.value
+        assert value is not None
+        if self.key_values is None or not self.strict:
+            return pc.greater_equal(rk, value)
+        if not self.key_values:
+            return pc.greater(rk, value)
+        rest: pa.Array[Any] | None = None
+        for name, key_value in reversed(list(zip(self.order[1:], self.key_values, strict=True))):
+            column = batch.column(name)
+            greater = pc.greater(column, key_value)
+            rest = (
+                greater
+                if rest is None
+                else pc.or_kleene(greater, pc.and_kleene(pc.equal(column, key_value), rest))
+            )
+        assert rest is not None
+        tie = pc.and_kleene(pc.equal(rk, value), rest)
+        after: pa.Array[Any] = pc.or_kleene(pc.greater(rk, value), tie)
+        return after
+
+
+def _checked_order(
+    batches: _TapBatches, entry: CatalogEntry, position: _Position
+) -> Iterator[pa.RecordBatch]:
+    """Pass batches on as the tap sent them, after the bookmark, checking their order."""
+    last: pa.Scalar[Any] | None = None
+    for batch in batches:
+        kept = position.keep(batch)
+        if not kept.num_rows:
+            continue
+        rk = kept.column(position.key)
+        rows = kept.num_rows
+        backwards = last is not None and pc.less(rk[0], last).as_py()
+        if backwards or (rows > 1 and pc.any(pc.less(rk.slice(1), rk.slice(0, rows - 1))).as_py()):
+            raise SourceError(
+                f"Singer tap '{batches.source.name}' sent rows out of replication-key order "
+                f"('{position.key}' went down); resuming could lose rows. Use "
+                "sort_incremental=True, or FULL_TABLE replication",
+                stream=entry.stream,
+            )
+        last = rk[rows - 1]
+        yield kept
+
+
+def _sorted(
+    batches: _TapBatches,
+    columns: tuple[Column, ...],
+    position: _Position,
+    run_dir: Path,
+) -> Iterator[pa.RecordBatch]:
+    """Spill every batch to Parquet, then stream it back sorted by `position.order`.
+
+    The tap must exit successfully before anything is passed on: a partial, sorted read could
+    commit a bookmark past rows the tap had not sent yet.
+    """
+    schema = arrow_schema(columns)
+    spill = run_dir / "spill.parquet"
+    writer: pq.ParquetWriter | None = None
+    try:
+        for batch in batches:
+            kept = position.keep(batch)
+            if kept.num_rows:
+                writer = writer or pq.ParquetWriter(spill, schema)
+                writer.write_batch(kept.replace_schema_metadata(None))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        return
+    state = batches.state
+    held: pa.RecordBatch | None = None
+    for batch in _duckdb_sorted(spill, schema, position.order, run_dir, batches.batch_size_rows):
+        if held is not None:
+            yield held
+        held = batch
+    if held is not None:
+        if state is not None:
+            held = held.replace_schema_metadata({SINGER_STATE_METADATA_KEY: orjson.dumps(state)})
+        yield held
+
+
+def _duckdb_sorted(
+    spill: Path, schema: pa.Schema, order: Sequence[str], run_dir: Path, batch_size_rows: int
+) -> Iterator[pa.RecordBatch]:
+    import duckdb
+
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": SORT_MEMORY_LIMIT,
+        "threads": 2,
+        "temp_directory": str(run_dir),
+    }
+    with duckdb.connect(config=config) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        ordering = ", ".join(quote(name) for name in order)
+        relation = conn.sql(
+            f"SELECT * FROM read_parquet($spill) ORDER BY {ordering}",
+            params={"spill": str(spill)},
+        )
+        for batch in relation.to_arrow_reader(batch_size_rows):
+            if batch.num_rows:
+                yield batch.cast(schema)
