@@ -26,6 +26,7 @@ from typing import Any
 
 from weir.blocks.base import BlockRequest, BlockResult
 from weir.blocks.decorators import BLOCK_GLOBALS, MAIN_ROLES, MARKER
+from weir.compat import enter_block_context
 from weir.errors import BlockExecutionError, BlockLoadError, BlockTestError
 
 
@@ -51,11 +52,13 @@ def load_block_module(block_uuid: str, file_path: Path, project_root: Path) -> M
     """Import a block file as a fresh module with the decorators pre-bound.
 
     The project root is put on `sys.path` so `from utils.x import y` and Mage's
-    `from default_repo.utils...` style imports of the project's own code work.
+    `from default_repo.utils...` style imports of the project's own code work, and the thread is
+    bound to the project (`weir.compat`) so Mage's `mage_ai...` imports and `get_repo_path()` work.
     """
     if not file_path.is_file():
         raise BlockLoadError(block_uuid, f"code file not found: {file_path}")
     _ensure_importable(project_root)
+    enter_block_context(project_root, block_uuid=block_uuid)
     name = f"weir_block_{block_uuid.replace('/', '_').replace('-', '_')}"
     spec = importlib.util.spec_from_file_location(name, file_path)
     if spec is None or spec.loader is None:

@@ -1,0 +1,3 @@
+"""Stand-in for `mage_ai.settings`: see `weir.compat.mage.settings.repo`."""
+
+__all__: list[str] = []
