@@ -23,7 +23,7 @@ names are Weir's own.
 | `duckdb`     | dest.  | database (alias path), schema (main)             | destinations.duckdb.        |
 |              |        |                                                  | DuckDBDestination           |
 | `file`       | source | streams: {stream: path or glob}, file_format     | sources.files.FileSource    |
-|              |        | (csv, jsonl or parquet; default from the suffix) |                             |
+|              |        | (csv, jsonl or parquet; default: from suffixes)  |                             |
 | `parquet`    | dest.  | root (alias path), partition_by (none)           | destinations.parquet.       |
 |              |        |                                                  | ParquetDestination          |
 | `singer`     | source | command (text or list), config (the tap's own)   | sources.singer_tap.         |
@@ -71,7 +71,6 @@ __all__ = [
     "source_names",
 ]
 
-_FILE_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 _IGNORED_MAGE_KEYS = frozenset(
     {"connection_method", "replication_slot", "table", "truncate_full_table", "lower_case"}
 )
@@ -328,16 +327,9 @@ def _duckdb_destination(config: ConnectorConfig, context: ConnectorContext) -> D
 def _file_source(config: ConnectorConfig, context: ConnectorContext) -> Source:
     streams = {name: str(context.path(str(p))) for name, p in config.mapping("streams").items()}
     file_format = config.optional_text("file_format")
-    if file_format is None:
-        suffixes = {_FILE_FORMATS.get(Path(p).suffix.lower()) for p in streams.values()}
-        if len(suffixes) != 1 or None in suffixes:
-            raise ConnectorConfigError(
-                f"{config.where}: cannot tell the file format from the paths' suffixes; set "
-                "config key 'file_format' to csv, jsonl or parquet"
-            )
-        file_format = suffixes.pop()
+    options = {"file_format": file_format.lower()} if file_format else {}
     cls = _connector_class("sources.files", "FileSource", config.where)
-    source: Source = cls(streams, file_format=file_format)
+    source: Source = cls(streams, **options)
     return source
 
 

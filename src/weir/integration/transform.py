@@ -229,16 +229,21 @@ class TransformedSource(Source):
         batches = self.source.read(stream, bookmark=bookmark, batch_size_rows=batch_size_rows)
         for batch in batches:
             self.rows_read[stream.stream] += batch.num_rows
-            out = batch
-            for transformer in self.transformers:
-                out = transformer.apply(out, stream.stream, schema)
-                if out.num_rows == 0:
-                    break
+            out = self._transform(batch, stream.stream, schema, position)
+            if out is not None:
+                yield out
+
+    def _transform(
+        self, batch: pa.RecordBatch, stream: str, schema: pa.Schema, position: list[str]
+    ) -> pa.RecordBatch | None:
+        out = batch
+        for transformer in self.transformers:
+            out = transformer.apply(out, stream, schema)
             if out.num_rows == 0:
-                continue
-            if position and self.transformers:
-                _check_position(batch, out, position, stream.stream, self.transformers)
-            yield out
+                return None
+            if position:
+                _check_position(batch, out, position, stream, transformer.block_uuid)
+        return out
 
 
 def _position_columns(stream: CatalogEntry) -> list[str]:
@@ -256,7 +261,7 @@ def _check_position(
     after: pa.RecordBatch,
     columns: list[str],
     stream: str,
-    transformers: tuple[BatchTransformer, ...],
+    block_uuid: str,
 ) -> None:
     source_end = [before.column(c)[-1].as_py() for c in columns]
     result_end = [after.column(c)[-1].as_py() for c in columns]
@@ -267,9 +272,8 @@ def _check_position(
     except TypeError:  # a NULL key property: cannot order, so cannot prove it is safe
         behind = False
     if not behind:
-        names = ", ".join(t.block_uuid for t in transformers)
         raise TransformerError(
-            names,
+            block_uuid,
             f"the batch it returned ends at {dict(zip(columns, result_end, strict=True))}, past "
             f"the source's {dict(zip(columns, source_end, strict=True))}; a transformer must not "
             "change the replication key or key properties of an INCREMENTAL stream (rows would "
