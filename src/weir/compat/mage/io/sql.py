@@ -263,7 +263,10 @@ class BaseSQL(BaseSQLConnection):
             allow_reserved_words=allow_reserved_words,
         )
         self._export_arrow(plan, table)
-        self._say(verbose, f"{plan.policy} {table.num_rows} rows to {self.quote(plan.table)}")
+        self._say(
+            verbose,
+            f"wrote {table.num_rows} rows to {self.quote(plan.table)} (if_exists={plan.policy})",
+        )
 
     def existing_table_error(self, plan: ExportPlan) -> ValueError:
         """The error for `if_exists='fail'` on an existing table (Mage raises ValueError)."""
