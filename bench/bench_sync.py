@@ -5,8 +5,8 @@ N rows (bigint key, int, text, numeric(12,2), two timestamptz, bool, small jsonb
 the same run and interleaved when repeated:
 
 - the `psql` pipe: `psql -c "\\copy (SELECT ...) TO STDOUT" | psql -c "\\copy ... FROM STDIN"`
-  into a table created `LIKE` the source `INCLUDING ALL` (so it ends with the same primary key
-  Weir's copy has);
+  into a table created from the source's DDL (`pg_dump -s`), so it ends with the same primary
+  key Weir's copy has (its peak RSS is the larger of the two psql processes);
 - Weir, PostgreSQL -> PostgreSQL (FULL_TABLE: staging table, primary key, swap);
 - Weir, PostgreSQL -> DuckDB (FULL_TABLE, a DuckDB file in a temporary folder).
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -100,10 +101,14 @@ def psql_pipe(source_db: str, target_db: str) -> dict[str, float]:
     )
     assert out.stdout is not None
     out.stdout.close()
-    if into.wait() or out.wait():
-        raise RuntimeError("the psql pipe failed")
+    peak = 0.0
+    for process in (into, out):
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError("the psql pipe failed")
+        peak = max(peak, usage.ru_maxrss / 1024)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"seconds": seconds, "peak_rss_mb": peak}
 
 

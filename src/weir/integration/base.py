@@ -7,7 +7,7 @@ sync engine (`weir.integration.sync`) drives both.
 
 Between Weir's own connectors data moves as `pyarrow.RecordBatch`es whose schema is
 `columns.arrow_schema(columns)` for the stream's selected columns, each batch at most
-`batch_size_rows` rows (and a few tens of MB).
+`batch_size_rows` rows (sources also cut batches by size; the PostgreSQL source at 4 MB).
 """
 
 from __future__ import annotations

@@ -1,9 +1,14 @@
-"""PostgreSQL destination: `COPY ... FROM STDIN` in CSV, then swap (REPLACE) or insert/merge.
+"""PostgreSQL destination: `COPY ... FROM STDIN`, then swap (REPLACE) or insert/merge.
 
-Each Arrow batch is written to CSV by pyarrow (C++, no Python per value) and streamed into
-`COPY`. REPLACE copies every batch into a staging table inside one transaction, adds the primary
-key, drops the old table, renames the staging table and stores the bookmark, then commits: a
-failure anywhere leaves the old table as it was. APPEND copies each batch straight into the
+Into tables Weir creates in the same load (REPLACE's staging table, the merge scratch table),
+batches are sent as binary COPY, encoded column by column with numpy and Arrow (see
+`_pg_binary`); PostgreSQL parses that about twice as fast as text. Columns without a binary
+encoder (NUMERIC, UUID, DECIMAL past 18 digits), and APPEND straight into a table whose types
+may have been changed by hand, use CSV written by pyarrow. Python never touches a value.
+
+REPLACE copies every batch into a staging table inside one transaction, adds the primary key,
+drops the old table, renames the staging table and stores the bookmark, then commits: a failure
+anywhere leaves the old table as it was. APPEND copies each batch straight into the
 table; MERGE_UPDATE / MERGE_IGNORE copy it into a session-local temporary table and run
 `INSERT ... SELECT DISTINCT ON (keys) ... ON CONFLICT (keys) DO UPDATE` / `DO NOTHING` (the last
 row of a key within a batch wins). Each of those batches commits together with its bookmark row
@@ -55,6 +60,12 @@ from weir.integration.base import (
     WriteDisposition,
 )
 from weir.integration.columns import Column, ColumnKind
+from weir.integration.destinations._pg_binary import (
+    HEADER,
+    TRAILER,
+    binary_supported,
+    encode_batch,
+)
 from weir.integration.errors import ConnectorConfigError, DestinationError
 from weir.integration.schema_change import TableChange, plan_table_change
 
@@ -207,7 +218,9 @@ class PostgresDestination(Destination):
         synced, version = sql.Identifier(SYNCED_AT_COLUMN), sql.Identifier(TABLE_VERSION_COLUMN)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
         conn.execute(sql.SQL("CREATE TABLE {} ({})").format(stage, _column_defs(spec.columns)))
-        rows, bookmark = _copy_in(conn, stage, spec.columns, batches, notify, freeze=True)
+        rows, bookmark = _copy_in(
+            conn, stage, spec.columns, batches, notify, exact_types=True, freeze=True
+        )
         # Added after the load with a constant default: PostgreSQL stores the value once in the
         # catalog instead of writing it into every row; dropping the default keeps the value.
         conn.execute(
@@ -250,7 +263,9 @@ class PostgresDestination(Destination):
         for batch in batches:
             rows = batch.records.num_rows
             if rows:
-                _copy_in(conn, scratch or target, spec.columns, [batch], lambda _n: None)
+                into = scratch or target
+                exact = scratch is not None
+                _copy_in(conn, into, spec.columns, [batch], lambda _n: None, exact_types=exact)
                 if insert is not None:
                     conn.execute(insert)
             if batch.bookmark is not None:
@@ -435,26 +450,45 @@ def _copy_in(
     batches: Iterable[LoadBatch],
     notify: Callable[[int], None],
     *,
+    exact_types: bool = False,
     freeze: bool = False,
 ) -> tuple[int, Mapping[str, Any] | None]:
-    """COPY batches into `table` as CSV; return the row count and the last bookmark seen.
+    """COPY batches into `table`; return the row count and the last bookmark seen.
 
-    `freeze` writes the rows already frozen (no later vacuum pass); only for a table created
-    in the current transaction.
+    Args:
+        conn: the connection, in the transaction that commits the rows.
+        table: the table to copy into.
+        columns: the batches' columns.
+        batches: the batches.
+        notify: called with each batch's row count once it is sent.
+        exact_types: the table's columns have exactly `sql_type(column)` (Weir created it),
+            so binary COPY can be used when every column has a binary encoder.
+        freeze: write the rows already frozen (no later vacuum pass); only for a table
+            created in the current transaction.
     """
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
-    options = sql.SQL("FORMAT csv, FREEZE" if freeze else "FORMAT csv")
+    binary = exact_types and binary_supported(columns)
+    options = sql.SQL(", ").join(
+        [sql.SQL("FORMAT binary" if binary else "FORMAT csv")]
+        + ([sql.SQL("FREEZE")] if freeze else [])
+    )
     statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table, cols, options)
     rows = 0
     bookmark: Mapping[str, Any] | None = None
     with conn.cursor() as cursor, cursor.copy(statement) as copy:
         sink = _CopySink(copy)
+        if binary:
+            copy.write(HEADER)
         for batch in batches:
-            if batch.records.num_rows:
+            if batch.records.num_rows and binary:
+                copy.write(memoryview(encode_batch(batch.records, columns)))
+            elif batch.records.num_rows:
                 _write_csv(batch.records, sink)
             rows += batch.records.num_rows
             bookmark = batch.bookmark if batch.bookmark is not None else bookmark
             notify(batch.records.num_rows)
+        if binary:
+            copy.write(TRAILER)
     return rows, bookmark
 
 

@@ -62,7 +62,7 @@ from weir.integration.singer import (
 
 __all__ = ["MAX_BATCH_BYTES", "PostgresSource"]
 
-MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 """A batch is cut early when its CSV text reaches this size, bounding memory for wide rows."""
 
 _INTEGERS = {"int2": ColumnKind.SMALLINT, "int4": ColumnKind.INTEGER, "int8": ColumnKind.BIGINT}
