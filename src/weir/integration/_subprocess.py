@@ -163,11 +163,11 @@ class ConnectorProcess:
         return f"'{self.name}' {how}{said}"
 
     def stop(self) -> None:
-        """Close the pipes and stop the process if it still runs (SIGTERM, then SIGKILL)."""
-        for pipe in (self._popen.stdin, self._popen.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        """Stop the process if it still runs (SIGTERM, then SIGKILL), then close the pipes.
+
+        The signal comes first: a target that saw its input end would take it as a clean end
+        and commit what it buffered.
+        """
         if self._popen.poll() is None:
             self._popen.terminate()
             try:
@@ -175,6 +175,10 @@ class ConnectorProcess:
             except subprocess.TimeoutExpired:
                 self._popen.kill()
                 self._popen.wait()
+        for pipe in (self._popen.stdin, self._popen.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
         self._stderr_thread.join(timeout=TERMINATE_GRACE_SECONDS)
 
     def __enter__(self) -> ConnectorProcess:

@@ -423,8 +423,9 @@ class _TapBatches:
         )
 
     def _messages(self) -> Iterator[tuple[Message, int]]:
-        for line in self.process.stdout:
-            if not line.strip():
+        for raw in self.process.stdout:
+            line = raw.strip()
+            if not line:
                 continue
             try:
                 yield parse_message(line), len(line)
