@@ -14,12 +14,15 @@ The batch's type is chosen by the block's `configuration.batch_format` in the pi
 | batch_format          | the function receives                                             |
 |-----------------------|-------------------------------------------------------------------|
 | `pandas` (default)    | `pandas.DataFrame`; integer and boolean columns use pandas'       |
-|                       | nullable dtypes (`Int64`, `boolean`) so no value turns into float |
+|                       | nullable dtypes (`Int64`, `boolean`) so no value turns into float,|
+|                       | decimals `ArrowDtype(decimal128(p, s))` (exact; `* 0.8` works)    |
 | `polars`              | `polars.DataFrame` (needs polars: `pip install weir[polars]`)     |
 | `pyarrow` (`arrow`)   | `pyarrow.Table`                                                   |
 
 It may return any of the three. The result must have exactly the stream's columns (any order);
-each is cast back to the stream's Arrow type, refusing lossy casts. It may drop rows, change
+each is cast back to the stream's Arrow type, refusing lossy casts, with one rounding: floating
+values going into a DECIMAL(p, s) column are rounded to s digits, half away from zero, as
+PostgreSQL rounds a value stored into `numeric(p, s)`. It may drop rows, change
 values and reorder rows; a batch left empty is skipped. For an INCREMENTAL stream the bookmark
 is taken from the last row of the returned batch, so a transformer must not change the
 replication key or key properties: Weir fails the stream when the returned batch ends past the
@@ -34,12 +37,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from weir.blocks.base import BlockRequest
 from weir.blocks.python_block import (
@@ -283,10 +287,11 @@ def _check_position(
 
 
 # -- conversions ---------------------------------------------------------------------------------
-def _pandas_types() -> dict[pa.DataType, Any]:
+def _pandas_types(decimals: Sequence[pa.DataType]) -> dict[pa.DataType, Any]:
     import pandas as pd
 
     return {
+        **{t: pd.ArrowDtype(t) for t in decimals},
         pa.int8(): pd.Int8Dtype(),
         pa.int16(): pd.Int16Dtype(),
         pa.int32(): pd.Int32Dtype(),
@@ -297,7 +302,8 @@ def _pandas_types() -> dict[pa.DataType, Any]:
 
 def _to_frame(batch: pa.RecordBatch, batch_format: BatchFormat, block: str, stream: str) -> Any:
     if batch_format is BatchFormat.PANDAS:
-        return batch.to_pandas(types_mapper=_pandas_types().get)
+        decimals = [f.type for f in batch.schema if pa.types.is_decimal(f.type)]
+        return batch.to_pandas(types_mapper=_pandas_types(decimals).get)
     if batch_format is BatchFormat.POLARS:
         try:
             import polars as pl
@@ -351,6 +357,8 @@ def _conform(value: Any, schema: pa.Schema, block: str, stream: str) -> pa.Recor
     arrays = []
     for field in schema:
         column = table.column(field.name)
+        if pa.types.is_decimal(field.type) and pa.types.is_floating(column.type):
+            column = pc.round(column, ndigits=field.type.scale, round_mode="half_towards_infinity")
         try:
             arrays.append(column.cast(field.type, safe=True))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -47,6 +47,13 @@ _KINDS = {
 }
 
 
+def _column(field: pa.Field) -> Column:
+    if pa.types.is_decimal(field.type):
+        t = field.type
+        return Column(field.name, ColumnKind.DECIMAL, precision=t.precision, scale=t.scale)
+    return Column(field.name, _KINDS[field.type])
+
+
 class MemorySource(Source):
     def __init__(self, tables: dict[str, pa.Table], keys: Mapping[str, list[str]]) -> None:
         self.tables, self.keys = tables, keys
@@ -62,7 +69,7 @@ class MemorySource(Source):
         for name, table in self.tables.items():
             if streams is not None and name not in streams:
                 continue
-            columns = [Column(f.name, _KINDS[f.type]) for f in table.schema]
+            columns = [_column(f) for f in table.schema]
             keys = list(self.keys.get(name, []))
             root = {"table-key-properties": keys, "row-count": table.num_rows}
             crumbs = [MetadataEntry((), root)] + [

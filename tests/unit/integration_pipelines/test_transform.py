@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import textwrap
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,27 @@ def test_dropping_rows_at_the_end_of_an_incremental_batch_is_allowed(tmp_path: P
 def test_an_unknown_batch_format_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="batch_format' is 'spark'"):
         _transformer(tmp_path, PANDAS, batch_format="spark")
+
+
+def test_decimals_stay_exact_and_floats_round_into_them(tmp_path: Path) -> None:
+    prices = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "price": pa.array([Decimal("10.10"), Decimal("7.77")], pa.decimal128(12, 2)),
+        }
+    )
+    code = """
+    import pandas as pd
+
+    @transformer
+    def discount(df, *args, **kwargs):
+        assert isinstance(df["price"].dtype, pd.ArrowDtype)
+        df["price"] = df["price"] * 0.3
+        return df
+    """
+    source = MemorySource({"p": prices}, {"p": ["id"]})
+    entry = source.discover().get("p").with_selected(True)
+    wrapped = TransformedSource(source, (_transformer(tmp_path, code),))
+    (batch,) = wrapped.read(entry, bookmark=None, batch_size_rows=10)
+    assert batch.schema.field("price").type == pa.decimal128(12, 2)
+    assert batch.column("price").to_pylist() == [Decimal("3.03"), Decimal("2.33")]
