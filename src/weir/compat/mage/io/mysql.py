@@ -202,7 +202,9 @@ class MySQL(BaseSQL):
         """Create the database, apply the policy to an existing table; whether it still exists."""
         database = strip_quotes(plan.table.schema or self.default_schema(), "`")[0]
         # CREATE DATABASE IF NOT EXISTS needs the CREATE privilege even when it exists.
-        cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", database)
+        cursor.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (database,)
+        )
         if cursor.fetchone() is None:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(database)}")
         if not self._exists(cursor, plan.table):
