@@ -24,8 +24,8 @@ names are Weir's own.
 |              |        |                                                  | DuckDBDestination           |
 | `file`       | source | streams: {stream: path or glob}, file_format     | sources.files.FileSource    |
 |              |        | (csv, jsonl or parquet; default: from suffixes)  |                             |
-| `parquet`    | dest.  | root (alias path), partition_by (none)           | destinations.parquet.       |
-|              |        |                                                  | ParquetDestination          |
+| `parquet`    | dest.  | root (alias path), partition_by (none):          | destinations.parquet.       |
+|              |        | {stream: column or [columns]}                    | ParquetDestination          |
 | `singer`     | source | command (text or list), config (the tap's own)   | sources.singer_tap.         |
 |              |        |                                                  | SingerTapSource             |
 | `singer`     | dest.  | command (text or list), config (the target's own)| destinations.singer_target. |
@@ -53,7 +53,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from weir.integration.base import Destination, Source
 from weir.integration.errors import ConnectorConfigError
@@ -193,6 +193,21 @@ class ConnectorConfig:
         if not isinstance(value, Mapping) or not value:
             raise ConnectorConfigError(
                 f"{self.where}: config key '{key}' must be a non-empty mapping, got {value!r}"
+            )
+        return {str(k): v for k, v in value.items()}
+
+    def optional_mapping(self, key: str) -> dict[str, Any] | None:
+        """A mapping value, or None when the key is absent or empty.
+
+        Raises:
+            ConnectorConfigError: the value is not a mapping.
+        """
+        value = self._raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise ConnectorConfigError(
+                f"{self.where}: config key '{key}' must be a mapping, got {value!r}"
             )
         return {str(k): v for k, v in value.items()}
 
@@ -336,7 +351,7 @@ def _file_source(config: ConnectorConfig, context: ConnectorContext) -> Source:
 def _parquet_destination(config: ConnectorConfig, context: ConnectorContext) -> Destination:
     cls = _connector_class("destinations.parquet", "ParquetDestination", config.where)
     root = context.path(config.text("root", aliases=("path",)))
-    destination: Destination = cls(root, partition_by=config.optional_text("partition_by"))
+    destination: Destination = cls(root, partition_by=config.optional_mapping("partition_by"))
     return destination
 
 
@@ -370,6 +385,21 @@ _DESTINATIONS: dict[str, DestinationFactory] = {
     "parquet": _parquet_destination,
     "singer": _singer_destination,
 }
+
+
+_C = TypeVar("_C", Source, Destination)
+
+
+def _built(
+    factory: Callable[[ConnectorConfig, ConnectorContext], _C],
+    config: ConnectorConfig,
+    context: ConnectorContext,
+) -> _C:
+    """Call a factory; a connector refusing its arguments is a configuration error."""
+    try:
+        return factory(config, context)
+    except (ValueError, TypeError) as exc:
+        raise ConnectorConfigError(f"{config.where}: {exc}") from exc
 
 
 def register_source(name: str, factory: SourceFactory) -> None:
@@ -415,7 +445,7 @@ def create_source(
         known = ", ".join(source_names())
         raise ConnectorConfigError(f"unknown source '{name}'; known sources: {known}")
     reader = ConnectorConfig(config, where=f"source '{name}'")
-    return factory(reader, context), reader
+    return _built(factory, reader, context), reader
 
 
 def create_destination(
@@ -440,4 +470,4 @@ def create_destination(
         known = ", ".join(destination_names())
         raise ConnectorConfigError(f"unknown destination '{name}'; known destinations: {known}")
     reader = ConnectorConfig(config, where=f"destination '{name}'")
-    return factory(reader, context), reader
+    return _built(factory, reader, context), reader

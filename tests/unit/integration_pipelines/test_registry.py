@@ -109,3 +109,37 @@ def test_a_connector_that_cannot_be_imported_fails_when_used(
 def test_singer_needs_a_command(context: ConnectorContext) -> None:
     with pytest.raises(ConnectorConfigError, match="'command' must be a command"):
         create_source("singer", {"config": {"a": 1}}, context)
+
+
+def test_parquet_partitions_per_stream(context: ConnectorContext) -> None:
+    destination, read = create_destination(
+        "parquet", {"root": "lake", "partition_by": {"orders": "day"}}, context
+    )
+    assert destination.root == context.project_root / "lake"  # type: ignore[attr-defined]
+    assert destination.partition_by == {"orders": ("day",)}  # type: ignore[attr-defined]
+    assert read.unused() == []
+    with pytest.raises(ConnectorConfigError, match="'partition_by' must be a mapping"):
+        create_destination("parquet", {"root": "lake", "partition_by": "day"}, context)
+
+
+def test_mysql_takes_mages_keys(context: ConnectorContext) -> None:
+    source, read = create_source(
+        "mysql",
+        {
+            "host": "db",
+            "port": 3307,
+            "database": "shop",
+            "username": "u",
+            "password": "p",
+            "connection_method": "direct",
+            "ssh_host": None,
+        },
+        context,
+    )
+    assert "db:3307/shop" in repr(source)
+    assert read.unused() == []
+
+
+def test_a_connector_refusing_its_arguments_is_a_config_error(context: ConnectorContext) -> None:
+    with pytest.raises(ConnectorConfigError, match="source 'file': file_format must be"):
+        create_source("file", {"streams": {"a": "a.csv"}, "file_format": "xlsx"}, context)
