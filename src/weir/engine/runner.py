@@ -169,10 +169,64 @@ def run_pipeline(
             block_uuids=selected,
             execution_date=execution_date or datetime.now(UTC),
         )
-        if isolate and hasattr(os, "fork"):
-            return _execute_in_child(plan, runs, url, observer)
-        _execute(plan, runs, observer)
-        return runs.get_pipeline_run(plan.run.id)
+        return _run_plan(plan, runs, url, observer=observer, isolate=isolate)
+
+
+def execute_recorded_run(
+    project_path: str | os.PathLike[str],
+    pipeline_run_id: int,
+    *,
+    observer: RunObserver | None = None,
+    isolate: bool = True,
+    database_url: str | None = None,
+) -> PipelineRunRecord:
+    """Execute a run recorded earlier (status `initial` or `queued`), e.g. by the scheduler.
+
+    The run's own variables, execution date and block runs are used as recorded.
+
+    Args:
+        project_path: the project folder.
+        pipeline_run_id: the run to execute.
+        observer: told of each block's progress.
+        isolate: execute in a forked worker process (default where the OS can fork).
+        database_url: the metadata database; default `WEIR_DATABASE_URL` or the project's SQLite.
+
+    Returns:
+        The run record in a terminal status. When the pipeline can no longer be loaded (its file
+        was deleted or broken since the run was recorded), the run is failed with that reason.
+
+    Raises:
+        RunNotFoundError: no run with that id.
+    """
+    project = load_project(os.fspath(project_path))
+    url = database_url or default_database_url(project.data_dir)
+    with RunStore(url) as runs:
+        record = runs.get_pipeline_run(pipeline_run_id)
+        try:
+            pipeline = load_pipeline(project, record.pipeline_uuid)
+            block_uuids = tuple(b.block_uuid for b in record.block_runs)
+            pipeline.dag.subset(block_uuids)  # every recorded block must still exist
+            data_product_store(project)
+        except ConfigError as exc:
+            return runs.fail_unfinished(pipeline_run_id, f"cannot load the pipeline: {exc}")
+        plan = RunPlan(
+            project=project,
+            pipeline=pipeline,
+            run=record,
+            block_uuids=block_uuids,
+            variables=record.variables,
+            execution_date=record.execution_date,
+        )
+        return _run_plan(plan, runs, url, observer=observer, isolate=isolate)
+
+
+def _run_plan(
+    plan: RunPlan, runs: RunStore, url: str, *, observer: RunObserver | None, isolate: bool
+) -> PipelineRunRecord:
+    if isolate and hasattr(os, "fork"):
+        return _execute_in_child(plan, runs, url, observer)
+    _execute(plan, runs, observer)
+    return runs.get_pipeline_run(plan.run.id)
 
 
 def plan_run(

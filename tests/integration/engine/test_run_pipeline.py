@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,49 @@ def test_output_that_cannot_be_persisted_fails_the_block_and_the_run(tmp_path: P
     assert make.status is RunStatus.FAILED
     assert "make" in (make.error or "")
     assert all(b.status is not RunStatus.RUNNING for b in record.block_runs)
+
+
+def test_execute_a_recorded_run(tmp_path: Path) -> None:
+    from weir.engine.runner import execute_recorded_run
+    from weir.pipeline import load_pipeline
+    from weir.runs.database import default_database_url
+    from weir.runs.store import RunStore
+
+    root = write_project(
+        tmp_path / "proj",
+        "p",
+        [
+            BlockDef("load", LOADER, type="data_loader"),
+            BlockDef("double", DOUBLE, upstream=["load"]),
+        ],
+    )
+    project = load_project(root)
+    url = default_database_url(project.data_dir)
+    with RunStore(url) as store:
+        recorded = store.create_pipeline_run(
+            "p",
+            load_pipeline(project, "p").dag.blocks,
+            variables={"x": 1},
+            execution_date=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        store.transition_pipeline_run(recorded.id, RunStatus.QUEUED)
+    record = execute_recorded_run(root, recorded.id)
+    assert record.status is RunStatus.COMPLETED
+    assert record.execution_date == datetime(2026, 1, 1, tzinfo=UTC)
+    assert products(root).read_output(record.id, "double") == [2, 4, 6]
+
+
+def test_a_recorded_run_of_a_broken_pipeline_fails_with_the_reason(tmp_path: Path) -> None:
+    from weir.engine.runner import execute_recorded_run
+    from weir.runs.database import default_database_url
+    from weir.runs.store import RunStore
+
+    root = write_project(tmp_path / "proj", "p", [BlockDef("load", LOADER, type="data_loader")])
+    url = default_database_url(load_project(root).data_dir)
+    with RunStore(url) as store:
+        recorded = store.create_pipeline_run(
+            "p", ("load", "gone"), variables={}, execution_date=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+    record = execute_recorded_run(root, recorded.id)
+    assert record.status is RunStatus.FAILED
+    assert "gone" in (record.error or "")
