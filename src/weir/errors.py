@@ -12,7 +12,9 @@ WeirError                       anything Weir raises on purpose
 │   └── BlockTestError          one of its `@test` functions failed
 ├── DataProductError            a data product cannot be written or read
 ├── RunStateError               a run or block run was asked for an illegal status change
-└── RunNotFoundError            no run with that id in the metadata database
+├── RunNotFoundError            no run with that id in the metadata database
+├── NotFoundError               a pipeline, block, user or API key named in a request does not exist
+└── ConflictError               a request clashes with what exists (a name already taken, ...)
 ```
 
 Every message says which file, block, pipeline or setting is at fault and, where it can, what
@@ -28,7 +30,9 @@ __all__ = [
     "BlockTestError",
     "BlockTimeoutError",
     "ConfigError",
+    "ConflictError",
     "DataProductError",
+    "NotFoundError",
     "PipelineValidationError",
     "ProjectNotFoundError",
     "RunNotFoundError",
@@ -87,3 +91,11 @@ class RunStateError(WeirError):
 
 class RunNotFoundError(WeirError):
     """No pipeline run or block run with the given id exists."""
+
+
+class NotFoundError(WeirError):
+    """A pipeline, block, user or API key named in a request does not exist (the API's 404)."""
+
+
+class ConflictError(WeirError):
+    """A request clashes with what exists: a name already taken, a last owner removed (409)."""
