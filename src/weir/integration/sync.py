@@ -99,8 +99,8 @@ class StreamResult:
     Attributes:
         stream: the stream name.
         replication_method: FULL_TABLE or INCREMENTAL.
-        rows: rows written in this sync (for a failed stream, those committed or staged
-            before the failure).
+        rows: rows written in this sync (0 for a failed stream: its committed `bookmark`
+            says how far it got).
         seconds: wall-clock duration.
         bookmark: the destination's committed bookmark after the sync.
         error: why the stream failed, or None.

@@ -59,7 +59,7 @@ __all__ = ["DEFAULT_MEMORY_LIMIT", "STATE_TABLE", "DuckDBDestination"]
 STATE_TABLE = "_weir_state"
 """Holds one bookmark per (state_id, stream), in the destination schema."""
 
-DEFAULT_MEMORY_LIMIT = "64MB"
+DEFAULT_MEMORY_LIMIT = "48MB"
 """Enough for loads and merges of batches; raise it for merges into very large tables."""
 
 _BATCH_VIEW = "_weir_batch"
