@@ -281,6 +281,7 @@ class _StreamFiles:
 
     def __init__(self, stream: str, files: list[Path], file_format: FileFormat) -> None:
         self.stream, self.files, self.format = stream, files, file_format
+        self.current: Path | None = None
 
     def schema(self) -> pa.Schema:
         return _unify([self._file_schema(f) for f in self.files])
@@ -302,8 +303,12 @@ class _StreamFiles:
     def batches(
         self, parse_schema: pa.Schema, names: Sequence[str], rows: int
     ) -> Iterator[tuple[Path, pa.RecordBatch]]:
-        """Each file's batches, as stored (only `names` that the file has)."""
+        """Each file's batches, as stored (only `names` that the file has).
+
+        `current` names the file being read, for error messages.
+        """
         for path in self.files:
+            self.current = path
             for batch in self._file_batches(path, parse_schema, names, rows):
                 yield path, batch
 
@@ -324,6 +329,17 @@ class _StreamFiles:
             ) as reader:
                 yield from reader
             return
+        # pyarrow's JSON parser does not turn numbers into text: where the unified type is text
+        # but this file holds another type, parse that type and let `conform` cast it.
+        own = self._file_schema(path)
+        wanted = pa.schema(
+            [
+                own.field(f.name)
+                if f.type == pa.string() and f.name in own.names and _non_text(own.field(f.name))
+                else f
+                for f in wanted
+            ]
+        )
         parse = pa_json.ParseOptions(explicit_schema=wanted, unexpected_field_behavior="ignore")
         read_json = pa_json.ReadOptions(block_size=READ_BLOCK_BYTES)
         with pa_json.open_json(path, read_options=read_json, parse_options=parse) as reader:
@@ -331,6 +347,10 @@ class _StreamFiles:
 
 
 _CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+
+
+def _non_text(field: pa.Field[Any]) -> bool:
+    return field.type != pa.string() and not pa.types.is_null(field.type)
 
 
 def _csv_convert(schema: pa.Schema | None = None) -> pa_csv.ConvertOptions:
@@ -477,13 +497,12 @@ class FileSource(Source):
         schema = self._schema(files)
         names = [c.name for c in columns]
         batches = files.batches(schema, names, rows)
-        where = f"the files of {files.stream}"
         try:
-            for path, batch in batches:
-                where = f"file {path}"
+            for _path, batch in batches:
                 if batch.num_rows:
                     yield conform(batch, columns)
         except (OSError, pa.ArrowException) as exc:
+            where = f"file {files.current}" if files.current else f"the files of {files.stream}"
             raise SourceError(
                 f"reading {where} failed: {exc}. If a value does not fit the type inferred "
                 "from the first rows, set the column's type in the catalog",
