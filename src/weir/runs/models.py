@@ -1,9 +1,13 @@
-"""ORM tables of the metadata database: `pipeline_run` and `block_run`, named as in Mage.
+"""ORM tables of the metadata database, named as in Mage.
 
-These classes are private to `weir.runs`: the store returns frozen records
-(`weir.runs.records`) and is the only writer of the `status` columns. The schema itself is
-owned by the Alembic migrations in `weir/runs/migrations/versions/`; a test checks that the
-migrated schema and these models agree, so a change here needs a new migration.
+- `pipeline_run` and `block_run`: runs. `RunStore` (`weir.runs.store`) is the only writer of
+  their `status` columns and returns frozen records (`weir.runs.records`); `weir.orchestration`
+  may read them with queries of its own.
+- `pipeline_schedule` (triggers) and `backfill`: written by `weir.orchestration`, which owns
+  their meaning; they carry no run status.
+
+The schema itself is owned by the Alembic migrations in `weir/runs/migrations/versions/`; a test
+checks that the migrated schema and these models agree, so a change here needs a new migration.
 
 All datetimes are stored in UTC (naive `DATETIME` text on SQLite, `timestamptz` on PostgreSQL)
 and read back as timezone-aware UTC `datetime`s on both.
@@ -14,13 +18,34 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from weir.runs.status import RunStatus
 
-__all__ = ["Base", "BlockRun", "JSONType", "PipelineRun", "StatusType", "UTCDateTime"]
+__all__ = [
+    "Backfill",
+    "Base",
+    "BlockRun",
+    "JSONType",
+    "PipelineRun",
+    "PipelineSchedule",
+    "StatusType",
+    "UTCDateTime",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -101,13 +126,30 @@ class Base(DeclarativeBase):
 
 
 class PipelineRun(Base):
-    """One execution of a pipeline (Mage's `pipeline_run`)."""
+    """One execution of a pipeline (Mage's `pipeline_run`).
+
+    `uq_pipeline_run_execution_date` makes the database refuse a second run of one trigger for
+    one execution date (runs without a trigger have a NULL `pipeline_schedule_id`, and NULLs
+    never collide). The scheduling columns (revision 0002): `backfill_id`, `attempt` (1 for the
+    first execution, +1 per run-level retry), `start_after` (not claimed before then; a retry's
+    delay), `claimed_by`/`claimed_at` (the scheduler that took the queued run for execution),
+    `passed_sla` (Mage's name: the run missed its trigger's SLA and that was reported).
+    """
 
     __tablename__ = "pipeline_run"
+    __table_args__ = (
+        Index(
+            "uq_pipeline_run_execution_date",
+            "pipeline_uuid",
+            "pipeline_schedule_id",
+            "execution_date",
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pipeline_uuid: Mapped[str] = mapped_column(String(255), index=True)
-    pipeline_schedule_id: Mapped[int | None] = mapped_column(Integer)
+    pipeline_schedule_id: Mapped[int | None] = mapped_column(Integer, index=True)
     status: Mapped[RunStatus] = mapped_column(StatusType(), index=True)
     execution_date: Mapped[datetime] = mapped_column(UTCDateTime())
     variables: Mapped[dict[str, Any]] = mapped_column(JSONType())
@@ -117,6 +159,12 @@ class PipelineRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType())
+    backfill_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    start_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    passed_sla: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     block_runs: Mapped[list[BlockRun]] = relationship(
         back_populates="pipeline_run",
@@ -146,3 +194,59 @@ class BlockRun(Base):
     log_path: Mapped[str | None] = mapped_column(String(1024))
 
     pipeline_run: Mapped[PipelineRun] = relationship(back_populates="block_runs")
+
+
+class PipelineSchedule(Base):
+    """A trigger (Mage's `pipeline_schedule`): when and how a pipeline runs.
+
+    Written by `weir.orchestration.triggers.TriggerStore`, which validates the values:
+    `schedule_type` is `time|api|event`, `status` is `active|inactive`, `sla` is seconds,
+    `timezone` an IANA name, `token_hash` the SHA-256 of an API trigger's secret (the secret
+    itself is never stored), `envs` the environments the trigger applies in (empty: all).
+    """
+
+    __tablename__ = "pipeline_schedule"
+    __table_args__ = (
+        Index("uq_pipeline_schedule_pipeline_uuid_name", "pipeline_uuid", "name", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    pipeline_uuid: Mapped[str] = mapped_column(String(255), index=True)
+    schedule_type: Mapped[str] = mapped_column(String(32))
+    schedule_interval: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    status: Mapped[str] = mapped_column(String(32))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONType())
+    sla: Mapped[int | None] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType())
+    envs: Mapped[list[str]] = mapped_column(JSONType())
+    description: Mapped[str | None] = mapped_column(Text)
+    token_hash: Mapped[str | None] = mapped_column(String(128))
+    last_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Backfill(Base):
+    """A backfill (Mage's `backfill`): one run per interval between two datetimes.
+
+    Written by `weir.orchestration.backfill`. `interval_type` is Mage's unit (`minute`, `hour`,
+    `day`, `week`, `month`, `year`), `interval_units` how many of them one interval spans;
+    `status` is `running` or `cancelled` (whether its runs are done is read from the runs).
+    """
+
+    __tablename__ = "backfill"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    pipeline_uuid: Mapped[str] = mapped_column(String(255), index=True)
+    start_datetime: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_datetime: Mapped[datetime] = mapped_column(UTCDateTime())
+    interval_type: Mapped[str] = mapped_column(String(32))
+    interval_units: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    status: Mapped[str] = mapped_column(String(32))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONType())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
