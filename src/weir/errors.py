@@ -24,6 +24,7 @@ to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "BackfillNotFoundError",
     "BlockError",
     "BlockExecutionError",
     "BlockLoadError",
@@ -35,8 +36,10 @@ __all__ = [
     "NotFoundError",
     "PipelineValidationError",
     "ProjectNotFoundError",
+    "RunConflictError",
     "RunNotFoundError",
     "RunStateError",
+    "TriggerNotFoundError",
     "WeirError",
 ]
 
@@ -99,3 +102,18 @@ class NotFoundError(WeirError):
 
 class ConflictError(WeirError):
     """A request clashes with what exists: a name already taken, a last owner removed (409)."""
+
+
+class RunConflictError(ConflictError):
+    """A run of that pipeline and trigger for that execution date exists already.
+
+    Raised from the database's unique index, so it holds across processes and schedulers.
+    """
+
+
+class TriggerNotFoundError(NotFoundError):
+    """No trigger (Mage's pipeline schedule) with the given id, or name in that pipeline."""
+
+
+class BackfillNotFoundError(NotFoundError):
+    """No backfill with the given id."""
