@@ -14,7 +14,10 @@ WeirError                       anything Weir raises on purpose
 ├── RunStateError               a run or block run was asked for an illegal status change
 ├── RunNotFoundError            no run with that id in the metadata database
 ├── NotFoundError               a pipeline, block, user or API key named in a request does not exist
+│   ├── TriggerNotFoundError    no trigger (pipeline schedule) with that id or name
+│   └── BackfillNotFoundError   no backfill with that id
 └── ConflictError               a request clashes with what exists (a name already taken, ...)
+    └── RunConflictError        a run of that trigger for that execution date exists already
 ```
 
 Every message says which file, block, pipeline or setting is at fault and, where it can, what
