@@ -148,8 +148,27 @@ def test_insert_fallback_sends_escaped_multi_row_statements(tmp_path: Path, monk
     assert [s.count("), (") + 1 for s in conn.statements] == [3, 3, 3, 1]
     assert conn.statements[0].startswith(
         "INSERT INTO `t` (`id`, `name`, `v`, `_weir_synced_at`) VALUES "
-        "(0, 'it\\'s', NULL, UTC_TIMESTAMP(6)), (1, "
+        '(0, "it\'s", NULL, UTC_TIMESTAMP(6)), (1, '
     )
+
+
+def test_insert_literals_cannot_end_early():
+    """Quotes and backslashes are doubled inside double-quoted literals; temporal values are
+    quoted text; NULL is the keyword; booleans are 0/1."""
+    arrays = [
+        pa.array(['a"b', "c\\", "it's", None]),
+        pa.array([True, None, False, True]),
+        pa.array(
+            [datetime(2024, 3, 1, 12, tzinfo=UTC), None, None, None], pa.timestamp("us", "UTC")
+        ),
+        pa.array([Decimal("1.50"), None, None, None], pa.decimal128(5, 2)),
+    ]
+    assert destination._sql_rows(arrays, ["NOW()"]) == [
+        '("a""b", 1, "2024-03-01 12:00:00.000000", 1.50, NOW())',
+        '("c\\\\", NULL, NULL, NULL, NOW())',
+        '("it\'s", 0, NULL, NULL, NOW())',
+        "(NULL, 1, NULL, NULL, NOW())",
+    ]
 
 
 def test_load_data_statement_and_file(tmp_path: Path):

@@ -75,6 +75,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pymysql
 
@@ -525,22 +526,46 @@ class _Loader:
         self, table: str, names: list[str], arrays: list[pa.Array[Any]], extras: Mapping[str, str]
     ) -> int:
         head = f"INSERT INTO {table} ({', '.join([*names, *map(quote, extras)])}) VALUES "
-        tail = "".join(f", {expr}" for expr in extras.values()) + ")"
-        escape = self.conn.escape
+        rows = _sql_rows(arrays, list(extras.values()))
         loaded = 0
         parts: list[str] = []
         size = 0
         with self.conn.cursor() as cursor:
-            for row in zip(*(array.to_pylist() for array in arrays), strict=True):
-                part = "(" + ", ".join(escape(v) for v in row) + tail
-                parts.append(part)
-                size += len(part)
+            for row in rows:
+                parts.append(row)
+                size += len(row)
                 if size >= _INSERT_STATEMENT_BYTES:
                     loaded += int(cursor.execute(head + ", ".join(parts)))
                     parts, size = [], 0
             if parts:
                 loaded += int(cursor.execute(head + ", ".join(parts)))
         return loaded
+
+
+def _sql_rows(arrays: Sequence[pa.Array[Any]], extras: Sequence[str]) -> list[str]:
+    """Each row as an SQL tuple, `(1, "it's", NULL, <extras>)`, built by Arrow compute.
+
+    Strings and temporal values become double-quoted literals with backslashes and quotes
+    doubled: with the session's `sql_mode` (no ANSI_QUOTES, backslash escapes on) nothing can
+    end a literal early. Numbers are Arrow's own text (an infinite double becomes `inf`, which
+    the server refuses).
+    """
+    literals: list[Any] = [_sql_literals(array) for array in arrays]
+    literals += [pa.scalar(expr) for expr in extras]
+    joined = pc.binary_join_element_wise(*literals, ", ")
+    return [f"({row})" for row in joined.to_pylist()]
+
+
+def _sql_literals(array: pa.Array[Any]) -> pa.Array[Any]:
+    sendable = _sendable(array)
+    text = sendable.cast(pa.string())
+    kind = sendable.type
+    if pa.types.is_string(kind) or pa.types.is_temporal(kind):
+        text = pc.replace_substring(text, "\\", "\\\\")
+        text = pc.replace_substring(text, '"', '""')
+        mark = pa.scalar('"')  # broadcast against the array (pyarrow-stubs only allow one kind)
+        text = pc.binary_join_element_wise(mark, text, mark, "")  # type: ignore[call-overload]
+    return text.fill_null("NULL")
 
 
 def _sendable(array: pa.Array[Any]) -> pa.Array[Any]:
