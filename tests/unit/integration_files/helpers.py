@@ -80,3 +80,40 @@ class MemoryDestination(Destination):
                 self.bookmarks[(spec.state_id, spec.stream)] = batch.bookmark
             total += batch.records.num_rows
         return total
+
+
+def chinook_rows(path, table: str) -> list[tuple[Any, ...]]:
+    """A Chinook table's rows read with sqlite3 and converted by hand (the expectation).
+
+    DATETIME text becomes a UTC datetime and NUMERIC(10,2) REAL values two-decimal Decimals;
+    rows come sorted.
+    """
+    import sqlite3
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    with sqlite3.connect(path) as conn:
+        declared = [r[2].upper() for r in conn.execute(f'PRAGMA table_info("{table}")')]
+        rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+    conn.close()
+
+    def convert(value: Any, kind: str) -> Any:
+        if value is None:
+            return None
+        if kind == "DATETIME":
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        if kind.startswith("NUMERIC"):
+            return Decimal(repr(value)).quantize(Decimal("0.01"))
+        return value
+
+    return sorted(
+        (tuple(convert(v, k) for v, k in zip(row, declared, strict=True)) for row in rows),
+        key=repr,
+    )
+
+
+def data_rows(rows: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as sorted tuples, without Weir's `_weir_*` columns."""
+    return sorted(
+        (tuple(v for k, v in row.items() if not k.startswith("_weir_")) for row in rows), key=repr
+    )

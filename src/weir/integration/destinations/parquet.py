@@ -118,18 +118,49 @@ _PARTITION_KINDS = frozenset(
 _SYNCED_AT = pa.field(SYNCED_AT_COLUMN, pa.timestamp("us", tz="UTC"))
 _VERSION = pa.field(TABLE_VERSION_COLUMN, pa.int64())
 _ORDER = "_weir_ord"
+_RANGE_KINDS = frozenset(
+    {ColumnKind.SMALLINT, ColumnKind.INTEGER, ColumnKind.BIGINT, ColumnKind.TEXT, ColumnKind.UUID}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _DataFile:
-    """One committed file: its path under the table folder, rows and partition values."""
+    """One committed file: its path under the table folder, rows and partition values.
+
+    `key_range` is (column, min, max) of the first merge key when the file was written with an
+    integer or text merge key: a MERGE batch whose keys fall outside it skips the file.
+    """
 
     path: str
     rows: int
     partition: Mapping[str, str] = field(default_factory=dict)
+    key_range: tuple[str, Any, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "rows": self.rows, "partition": dict(self.partition)}
+        key_range = list(self.key_range) if self.key_range else None
+        return {
+            "path": self.path,
+            "rows": self.rows,
+            "partition": dict(self.partition),
+            "key_range": key_range,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _DataFile:
+        key_range = data.get("key_range")
+        return cls(
+            data["path"],
+            data["rows"],
+            data.get("partition") or {},
+            (key_range[0], key_range[1], key_range[2]) if key_range else None,
+        )
+
+    def may_hold(self, column: str, low: Any, high: Any) -> bool:
+        """False only when the file's key range shows no key in [low, high]."""
+        if self.key_range is None or self.key_range[0] != column:
+            return True
+        _name, first, last = self.key_range
+        return not (last < low or first > high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +217,7 @@ class _Manifest:
             data_dir=raw["data_dir"],
             columns=tuple(Column.from_json_schema(c["name"], c["schema"]) for c in raw["columns"]),
             partition_by=tuple(raw["partition_by"]),
-            files=tuple(
-                _DataFile(f["path"], f["rows"], f.get("partition") or {}) for f in raw["files"]
-            ),
+            files=tuple(_DataFile.from_dict(f) for f in raw["files"]),
             bookmarks=raw["bookmarks"],
             table_version=raw["table_version"],
             generation=raw["generation"],
@@ -283,6 +312,15 @@ class ParquetDestination(Destination):
         """
         notify = on_batch or (lambda _rows: None)
         folder = self._folder(spec)
+        reserved = [
+            c.name for c in spec.columns if c.name in (SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN)
+        ]
+        if reserved:
+            raise ConnectorConfigError(
+                f"the stream has columns {reserved}, which this destination adds itself (the "
+                "source is probably a table Weir wrote); deselect them in the catalog",
+                stream=spec.stream,
+            )
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with _locked(folder, spec.stream):
@@ -343,7 +381,7 @@ class ParquetDestination(Destination):
             table_version=spec.version or 0,
             generation=(old.generation if old else 0) + 1,
         )
-        writer = _FileWriter(folder, manifest)
+        writer = _FileWriter(folder, manifest, spec)
         started = datetime.now(UTC)
         files: list[_DataFile] = []
         rows = 0
@@ -372,7 +410,7 @@ class ParquetDestination(Destination):
         manifest = self._evolved(spec, old)
         total = 0
         for batch in batches:
-            writer = _FileWriter(folder, manifest)
+            writer = _FileWriter(folder, manifest, spec)
             removed: list[_DataFile] = []
             added: list[_DataFile] = []
             if batch.records.num_rows:
@@ -454,9 +492,11 @@ class ParquetDestination(Destination):
 class _FileWriter:
     """Writes tables as Parquet files into a manifest's data folder, partitioned as it says."""
 
-    def __init__(self, folder: Path, manifest: _Manifest) -> None:
+    def __init__(self, folder: Path, manifest: _Manifest, spec: TableSpec) -> None:
         self.folder, self.manifest = folder, manifest
         self.touched: set[Path] = set()
+        first = next((c for c in spec.columns if spec.merge_keys[:1] == (c.name,)), None)
+        self.range_key = first.name if first is not None and first.kind in _RANGE_KINDS else None
 
     def write(self, table: pa.Table) -> list[_DataFile]:
         """Write `table` (one file per partition); return the files, not yet committed."""
@@ -469,12 +509,13 @@ class _FileWriter:
         for values in (
             table.select(keys).group_by(keys, use_threads=False).aggregate([]).to_pylist()
         ):
-            mask = _equal_mask(table, values)
-            part = table.filter(mask).drop_columns(keys)
+            part = table.filter(_equal_mask(table, values))
             written.append(self._write_file(part, {k: _partition_text(values[k]) for k in keys}))
         return written
 
-    def _write_file(self, table: pa.Table, partition: Mapping[str, str]) -> _DataFile:
+    def _write_file(self, rows: pa.Table, partition: Mapping[str, str]) -> _DataFile:
+        key_range = _key_range(rows, self.range_key)
+        table = rows.drop_columns(list(partition))
         parts = [
             self.manifest.data_dir,
             *(f"{quote(k, safe='')}={v}" for k, v in partition.items()),
@@ -490,13 +531,28 @@ class _FileWriter:
         self.touched.update(
             p for p in (directory, *directory.parents) if p.is_relative_to(self.folder)
         )
-        return _DataFile("/".join([*parts, name]), table.num_rows, dict(partition))
+        return _DataFile("/".join([*parts, name]), table.num_rows, dict(partition), key_range)
 
     def sync_folders(self) -> None:
         """Make the renames durable before the manifest names the files."""
         for directory in self.touched:
             _fsync(directory)
         self.touched.clear()
+
+
+def _key_range(table: pa.Table, column: str | None) -> tuple[str, Any, Any] | None:
+    if column is None or column not in table.column_names:
+        return None
+    bounds = _bounds(table, column)
+    return None if bounds is None else (column, *bounds)
+
+
+def _bounds(table: pa.Table, column: str) -> tuple[Any, Any] | None:
+    """(min, max) of a column's values, or None when it holds no value."""
+    found: Any = pc.min_max(table.column(column)).as_py()
+    if not found or found["min"] is None:
+        return None
+    return found["min"], found["max"]
 
 
 def _partition_text(value: object) -> str:
@@ -559,14 +615,19 @@ def _merge(
 
 def _candidates(manifest: _Manifest, spec: TableSpec, table: pa.Table) -> list[_DataFile]:
     """The files that may hold the batch's keys (see the module docstring)."""
+    files = list(manifest.files)
+    first = spec.merge_keys[0]
+    bounds = _bounds(table, first)
+    if bounds is not None:
+        files = [f for f in files if f.may_hold(first, *bounds)]
     partition_by = list(manifest.partition_by)
     if not partition_by or not set(partition_by) <= set(spec.merge_keys):
-        return list(manifest.files)
+        return files
     touched = {
         tuple(_partition_text(row[k]) for k in partition_by)
         for row in table.select(partition_by).group_by(partition_by).aggregate([]).to_pylist()
     }
-    return [f for f in manifest.files if tuple(f.partition.get(k) for k in partition_by) in touched]
+    return [f for f in files if tuple(f.partition.get(k) for k in partition_by) in touched]
 
 
 def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:

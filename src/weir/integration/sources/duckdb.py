@@ -57,7 +57,7 @@ from weir.integration.singer import (
     MetadataEntry,
     ReplicationMethod,
 )
-from weir.integration.sources.sqlite import resume_position
+from weir.integration.sources.sqlite import WEIR_COLUMNS, resume_position
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBSource"]
 
@@ -334,7 +334,7 @@ def _catalog_entry(schema: str, table: _LiveTable) -> CatalogEntry:
             {
                 "inclusion": (Inclusion.AUTOMATIC if c.name in keys else Inclusion.AVAILABLE).value,
                 "sql-datatype": c.data_type,
-                "selected-by-default": True,
+                "selected-by-default": c.name not in WEIR_COLUMNS,
             },
         )
         for c in live

@@ -81,7 +81,7 @@ from weir.integration.singer import (
     MetadataEntry,
     ReplicationMethod,
 )
-from weir.integration.sources.sqlite import ResumePosition, resume_position
+from weir.integration.sources.sqlite import WEIR_COLUMNS, ResumePosition, resume_position
 
 __all__ = [
     "INFER_BLOCK_BYTES",
@@ -524,7 +524,11 @@ def _catalog_entry(files: _StreamFiles, pattern: str, schema: pa.Schema) -> Cata
     fields = [
         MetadataEntry(
             ("properties", f.name),
-            {"inclusion": "available", "arrow-datatype": str(f.type), "selected-by-default": True},
+            {
+                "inclusion": "available",
+                "arrow-datatype": str(f.type),
+                "selected-by-default": f.name not in WEIR_COLUMNS,
+            },
         )
         for f in schema
     ]

@@ -60,7 +60,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from weir.integration.base import Source, stream_columns
+from weir.integration.base import SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN, Source, stream_columns
 from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
 from weir.integration.singer import (
@@ -71,13 +71,23 @@ from weir.integration.singer import (
     ReplicationMethod,
 )
 
-__all__ = ["FETCH_ROWS", "MAX_BATCH_BYTES", "ResumePosition", "SQLiteSource", "resume_position"]
+__all__ = [
+    "FETCH_ROWS",
+    "MAX_BATCH_BYTES",
+    "WEIR_COLUMNS",
+    "ResumePosition",
+    "SQLiteSource",
+    "resume_position",
+]
 
 FETCH_ROWS = 10_000
 """Rows fetched from SQLite as Python objects at a time before they are converted to Arrow."""
 
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 """A batch is cut early once its Arrow data reaches this size, bounding memory for wide rows."""
+
+WEIR_COLUMNS = frozenset({SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN})
+"""Columns a Weir destination adds: discovered, but not selected by default (shared)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DECIMAL_CONTEXT = Context(prec=80, rounding=ROUND_HALF_UP)
@@ -423,7 +433,7 @@ def _catalog_entry(table: _LiveTable) -> CatalogEntry:
             {
                 "inclusion": (Inclusion.AUTOMATIC if c.name in keys else Inclusion.AVAILABLE).value,
                 "sql-datatype": c.declared,
-                "selected-by-default": True,
+                "selected-by-default": c.name not in WEIR_COLUMNS,
             },
         )
         for c in live
