@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from weir.runs.records import BlockRunRecord, ClaimCandidate, PipelineRunRecord
 from weir.runs.status import RunStatus
 
 __all__ = [
@@ -173,6 +174,58 @@ class PipelineRun(Base):
         passive_deletes=True,
     )
 
+    def to_record(self) -> PipelineRunRecord:
+        """A frozen copy of the row with its block runs (loads them if not loaded yet)."""
+        return PipelineRunRecord(
+            id=self.id,
+            pipeline_uuid=self.pipeline_uuid,
+            pipeline_schedule_id=self.pipeline_schedule_id,
+            status=self.status,
+            execution_date=self.execution_date,
+            variables=dict(self.variables),
+            created_at=self.created_at,
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            heartbeat_at=self.heartbeat_at,
+            error=self.error,
+            metrics=dict(self.metrics),
+            block_runs=tuple(block_run.to_record() for block_run in self.block_runs),
+            backfill_id=self.backfill_id,
+            attempt=self.attempt,
+            start_after=self.start_after,
+            claimed_by=self.claimed_by,
+            claimed_at=self.claimed_at,
+            passed_sla=self.passed_sla,
+        )
+
+    def to_candidate(self) -> ClaimCandidate:
+        """The fields a claim policy decides on."""
+        return ClaimCandidate(
+            run_id=self.id,
+            pipeline_uuid=self.pipeline_uuid,
+            pipeline_schedule_id=self.pipeline_schedule_id,
+            backfill_id=self.backfill_id,
+            execution_date=self.execution_date,
+        )
+
+    def last_sign_of_life(self) -> datetime:
+        """The latest of `heartbeat_at`, `claimed_at` and `started_at`; else `created_at`."""
+        signs = [t for t in (self.heartbeat_at, self.claimed_at, self.started_at) if t is not None]
+        return max(signs) if signs else self.created_at
+
+    def attempt_summary(self) -> dict[str, Any]:
+        """The ended attempt, as kept in `metrics["previous_attempts"]` by a run-level retry."""
+        return {
+            "attempt": self.attempt,
+            "status": self.status.value,
+            "error": self.error,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "failed_blocks": {
+                b.block_uuid: b.error for b in self.block_runs if b.status is RunStatus.FAILED
+            },
+        }
+
 
 class BlockRun(Base):
     """One execution of one block within a pipeline run (Mage's `block_run`)."""
@@ -194,6 +247,22 @@ class BlockRun(Base):
     log_path: Mapped[str | None] = mapped_column(String(1024))
 
     pipeline_run: Mapped[PipelineRun] = relationship(back_populates="block_runs")
+
+    def to_record(self) -> BlockRunRecord:
+        """A frozen copy of the row (call inside the session that loaded it)."""
+        return BlockRunRecord(
+            id=self.id,
+            pipeline_run_id=self.pipeline_run_id,
+            block_uuid=self.block_uuid,
+            status=self.status,
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            attempts=self.attempts,
+            error=self.error,
+            traceback=self.traceback,
+            metrics=dict(self.metrics),
+            log_path=self.log_path,
+        )
 
 
 class PipelineSchedule(Base):

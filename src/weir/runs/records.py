@@ -7,14 +7,24 @@ does not change when the database does; ask the store again for a fresh one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from weir.runs.status import TERMINAL_STATUSES, RunStatus
 
-__all__ = ["BlockRunRecord", "PipelineRunRecord"]
+__all__ = [
+    "ActiveRuns",
+    "BlockRunRecord",
+    "ClaimAction",
+    "ClaimCandidate",
+    "ClaimDecision",
+    "ClaimPolicy",
+    "ClaimResult",
+    "PipelineRunRecord",
+]
 
 
 def _duration(started_at: datetime | None, completed_at: datetime | None) -> float | None:
@@ -80,8 +90,15 @@ class PipelineRunRecord:
         completed_at: when it entered a terminal status (UTC), else None.
         heartbeat_at: the last heartbeat of the process running it (UTC), else None.
         error: why it failed or was cancelled, else None.
-        metrics: free-form numbers recorded by the engine, merged over time.
+        metrics: free-form numbers recorded by the engine, merged over time; a run-level retry
+            adds `previous_attempts` (one summary per earlier attempt).
         block_runs: its block runs, in creation (id) order.
+        backfill_id: the backfill that created the run, else None.
+        attempt: 1 for the first execution, one more per run-level retry.
+        start_after: a scheduler does not claim the run before this time (UTC), else None.
+        claimed_by: the scheduler that took the queued run for execution, else None.
+        claimed_at: when it was claimed (UTC), else None.
+        passed_sla: True once the run was reported as having missed its trigger's SLA.
     """
 
     id: int
@@ -97,6 +114,12 @@ class PipelineRunRecord:
     error: str | None
     metrics: Mapping[str, Any]
     block_runs: tuple[BlockRunRecord, ...]
+    backfill_id: int | None = None
+    attempt: int = 1
+    start_after: datetime | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    passed_sla: bool = False
 
     @property
     def duration_seconds(self) -> float | None:
@@ -118,3 +141,72 @@ class PipelineRunRecord:
             if block_run.block_uuid == block_uuid:
                 return block_run
         raise KeyError(f"pipeline run {self.id} has no block run for block '{block_uuid}'")
+
+
+class ClaimAction(StrEnum):
+    """What a scheduler does with a queued run it considers (see `RunStore.claim_pipeline_run`)."""
+
+    CLAIM = "claim"
+    WAIT = "wait"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCandidate:
+    """A queued run offered to a `ClaimPolicy`.
+
+    Attributes:
+        run_id: the pipeline run's id.
+        pipeline_uuid: its pipeline.
+        pipeline_schedule_id: its trigger, else None.
+        backfill_id: its backfill, else None.
+        execution_date: its logical date (UTC).
+    """
+
+    run_id: int
+    pipeline_uuid: str
+    pipeline_schedule_id: int | None
+    backfill_id: int | None
+    execution_date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRuns:
+    """Runs counted against concurrency limits when a candidate is considered.
+
+    A run is active while it is `running`, or `queued` and claimed by a scheduler.
+
+    Attributes:
+        pipeline: active runs of the candidate's pipeline, whatever started them.
+        group: active runs of the candidate's trigger (or of its backfill); 0 for a run with
+            neither.
+    """
+
+    pipeline: int
+    group: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDecision:
+    """A policy's answer: claim the run, leave it queued, or skip it (cancel, with `reason`)."""
+
+    action: ClaimAction
+    reason: str | None = None
+
+
+ClaimPolicy = Callable[[ClaimCandidate, ActiveRuns], ClaimDecision]
+"""Decides each candidate; must depend only on the candidate's group and the counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """What one `claim_pipeline_run` call did.
+
+    Attributes:
+        claimed: the run now claimed by the caller (still `queued`; the engine moves it to
+            `running` when it starts), or None when no queued run could be claimed.
+        skipped: runs the policy skipped, now `cancelled` with the policy's reason.
+    """
+
+    claimed: PipelineRunRecord | None
+    skipped: tuple[PipelineRunRecord, ...] = ()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
+from tests.unit.runs.scheduling_contract import SchedulingContract
 from weir.errors import RunNotFoundError, RunStateError
 from weir.runs import PipelineRunRecord, RunStatus, RunStore
 
@@ -35,7 +36,7 @@ class FakeClock:
         return self.now
 
 
-class RunStoreContract:
+class RunStoreContract(SchedulingContract):
     @pytest.fixture
     def database_url(self) -> str:
         raise NotImplementedError
