@@ -1,4 +1,4 @@
-"""What the MySQL/MariaDB source and destination share: connecting, types, sorting errors.
+"""What the MySQL/MariaDB connectors share: connecting, types, sorting errors, loading rows.
 
 Every connection gets the same session: time zone UTC (`TIMESTAMP` values are exchanged as
 UTC text, `DATETIME` values are taken as UTC), a fixed `sql_mode` (strict, and backslash escapes
@@ -7,27 +7,38 @@ on, which pymysql's escaping and Weir's `LOAD DATA` options rely on) and utf8mb4
 `column_from_mysql` maps an `information_schema.COLUMNS` row to a `Column`; the source module
 documents the table. MariaDB's `JSON` is `LONGTEXT` with a `json_valid` check, so JSON columns
 are found through `information_schema.CHECK_CONSTRAINTS` there (`json_columns`).
+
+`Loader` puts Arrow batches into a table for the destination (`LOAD DATA LOCAL INFILE` from a
+CSV file, or multi-row INSERTs) and checks that the server took every value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pymysql
 import pymysql.converters
 from pymysql.constants import CR, ER
 from pymysql.cursors import Cursor, SSCursor
 
 from weir.integration.columns import Column, ColumnKind
+from weir.integration.errors import DestinationError
 
 __all__ = [
     "BINARY_TYPES",
     "SESSION_SQL",
     "SPATIAL_TYPES",
     "TEXT_TYPES",
+    "LoadMethod",
+    "Loader",
     "MySQLParams",
     "column_from_mysql",
     "connect",
@@ -35,6 +46,8 @@ __all__ = [
     "is_transient",
     "json_columns",
     "quote",
+    "sendable",
+    "sql_rows",
 ]
 
 SESSION_SQL = (
@@ -111,6 +124,16 @@ SPATIAL_TYPES = frozenset(
 )
 """MySQL data types read as TEXT in well-known text (`ST_AsText`)."""
 _BIT_WIDTH = re.compile(r"bit\((\d+)\)")
+_INSERT_STATEMENT_BYTES = 1 << 20
+_DEPRECATED = 1287
+# NULL unquoted; every string quoted, so the text "NULL" stays text (pyarrow-stubs lack null_string).
+_CSV_OPTIONS = pa_csv.WriteOptions(  # type: ignore[call-arg]
+    include_header=False, null_string="NULL", batch_size=4096
+)
+_LOAD_FORMAT = (
+    "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
+    "ESCAPED BY '' LINES TERMINATED BY '\\n'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,3 +293,130 @@ def json_columns(conn: Any, database: str, tables: Collection[str] | None) -> se
             if match:
                 found.add((str(table), match[1].replace("``", "`")))
     return found
+
+
+class LoadMethod(StrEnum):
+    """How rows are sent to the server."""
+
+    AUTO = "auto"
+    """`LOAD_DATA` when the server's `local_infile` is on, else `INSERT`."""
+    LOAD_DATA = "load_data"
+    """`LOAD DATA LOCAL INFILE` from a CSV file written by pyarrow."""
+    INSERT = "insert"
+    """Multi-row `INSERT` statements of about 1 MB."""
+
+
+class Loader:
+    """Sends Arrow batches into a table: `LOAD DATA LOCAL INFILE` or multi-row INSERTs.
+
+    Every load is checked: the server's row count must be the batch's and it must have raised
+    no warning (with LOCAL, errors become warnings). A rejected batch raises DestinationError.
+    """
+
+    def __init__(self, conn: Any, method: LoadMethod, folder: Path, stream: str) -> None:
+        self.conn, self.method, self.stream = conn, method, stream
+        self.path = folder / "batch.csv"
+
+    def load(
+        self,
+        table: str,
+        columns: Sequence[Column],
+        batch: pa.RecordBatch,
+        extras: Mapping[str, str],
+    ) -> None:
+        """Insert `batch` into `table` (quoted), setting `extras` columns to SQL expressions."""
+        arrays = [sendable(array) for array in batch.columns]
+        names = [quote(c.name) for c in columns]
+        if self.method is LoadMethod.LOAD_DATA:
+            loaded = self._load_data(table, names, arrays, extras)
+        else:
+            loaded = self._insert(table, names, arrays, extras)
+        self.check(loaded, batch.num_rows, table)
+
+    def check(self, loaded: int | None, expected: int | None, table: str) -> None:
+        """Raise DestinationError if the last statement raised warnings or missed rows.
+
+        Deprecation warnings (1287, e.g. MySQL 8 on `VALUES()` in `ON DUPLICATE KEY UPDATE`)
+        are not about the data and pass.
+        """
+        warnings = [w for w in self.conn.show_warnings() if w[1] != _DEPRECATED]
+        if loaded == expected and not warnings:
+            return
+        said = "; ".join(f"{level} {code}: {text}" for level, code, text in warnings[:5])
+        took = "" if expected is None else f"took {loaded} of {expected} rows of a batch; "
+        raise DestinationError(
+            f"MySQL rejected values written to {table}: {took}{said or 'no reason given'}. "
+            "Nothing of the batch was kept; see the MySQL destination's type table for values "
+            "MySQL cannot store",
+            stream=self.stream,
+        )
+
+    def _load_data(
+        self, table: str, names: list[str], arrays: list[pa.Array[Any]], extras: Mapping[str, str]
+    ) -> int:
+        pa_csv.write_csv(
+            pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))]),
+            str(self.path),
+            _CSV_OPTIONS,
+        )
+        sets = ", ".join(f"{quote(name)} = {expr}" for name, expr in extras.items())
+        statement = (
+            f"LOAD DATA LOCAL INFILE {self.conn.escape(str(self.path))} INTO TABLE {table} "
+            f"{_LOAD_FORMAT} ({', '.join(names)}){f' SET {sets}' if sets else ''}"
+        )
+        with self.conn.cursor() as cursor:
+            return int(cursor.execute(statement))
+
+    def _insert(
+        self, table: str, names: list[str], arrays: list[pa.Array[Any]], extras: Mapping[str, str]
+    ) -> int:
+        head = f"INSERT INTO {table} ({', '.join([*names, *map(quote, extras)])}) VALUES "
+        rows = sql_rows(arrays, list(extras.values()))
+        loaded = 0
+        parts: list[str] = []
+        size = 0
+        with self.conn.cursor() as cursor:
+            for row in rows:
+                parts.append(row)
+                size += len(row)
+                if size >= _INSERT_STATEMENT_BYTES:
+                    loaded += int(cursor.execute(head + ", ".join(parts)))
+                    parts, size = [], 0
+            if parts:
+                loaded += int(cursor.execute(head + ", ".join(parts)))
+        return loaded
+
+
+def sql_rows(arrays: Sequence[pa.Array[Any]], extras: Sequence[str]) -> list[str]:
+    """Each row as an SQL tuple, `(1, "it's", NULL, <extras>)`, built by Arrow compute.
+
+    Strings and temporal values become double-quoted literals with backslashes and quotes
+    doubled: with the session's `sql_mode` (no ANSI_QUOTES, backslash escapes on) nothing can
+    end a literal early. Numbers are Arrow's own text (an infinite double becomes `inf`, which
+    the server refuses).
+    """
+    literals: list[Any] = [_sql_literals(array) for array in arrays]
+    literals += [pa.scalar(expr) for expr in extras]
+    joined = pc.binary_join_element_wise(*literals, ", ")
+    return [f"({row})" for row in joined.to_pylist()]
+
+
+def _sql_literals(array: pa.Array[Any]) -> pa.Array[Any]:
+    ready = sendable(array)
+    text = ready.cast(pa.string())
+    kind = ready.type
+    if pa.types.is_string(kind) or pa.types.is_temporal(kind):
+        text = pc.replace_substring(text, "\\", "\\\\")
+        text = pc.replace_substring(text, '"', '""')
+        mark = pa.scalar('"')  # broadcast against the array (pyarrow-stubs only allow one kind)
+        text = pc.binary_join_element_wise(mark, text, mark, "")  # type: ignore[call-overload]
+    return text.fill_null("NULL")
+
+
+def sendable(array: pa.Array[Any]) -> pa.Array[Any]:
+    """An array as MySQL reads it: booleans as 0/1, timestamps as naive UTC."""
+    if pa.types.is_boolean(array.type):
+        return array.cast(pa.int8())
+    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
+        return array.cast(pa.timestamp(array.type.unit))
+    return array

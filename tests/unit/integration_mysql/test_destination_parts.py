@@ -9,6 +9,7 @@ import pyarrow.csv as pa_csv
 import pymysql
 import pytest
 
+from weir.integration import _mysql
 from weir.integration.base import TableSpec, WriteDisposition
 from weir.integration.columns import Column, ColumnKind
 from weir.integration.destinations import mysql as destination
@@ -38,10 +39,10 @@ def test_csv_for_load_data():
         ],
         names=["s", "b", "t", "d"],
     )
-    arrays = [destination._sendable(a) for a in batch.columns]
+    arrays = [_mysql.sendable(a) for a in batch.columns]
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(
-        pa.Table.from_arrays(arrays, names=batch.schema.names), sink, destination._CSV_OPTIONS
+        pa.Table.from_arrays(arrays, names=batch.schema.names), sink, _mysql._CSV_OPTIONS
     )
     assert sink.getvalue().to_pybytes().decode() == (
         '"NULL",1,2024-03-01 12:00:00.000005,1.50\n'
@@ -140,9 +141,9 @@ def rows_batch(count):
 
 
 def test_insert_fallback_sends_escaped_multi_row_statements(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(destination, "_INSERT_STATEMENT_BYTES", 100)
+    monkeypatch.setattr(_mysql, "_INSERT_STATEMENT_BYTES", 100)
     conn = FakeConnection()
-    loader = destination._Loader(conn, destination.LoadMethod.INSERT, tmp_path, "s")
+    loader = _mysql.Loader(conn, _mysql.LoadMethod.INSERT, tmp_path, "s")
     loader.load("`t`", COLUMNS, rows_batch(10), {"_weir_synced_at": "UTC_TIMESTAMP(6)"})
     # About 37 bytes a row: a statement is flushed once it passes 100 bytes.
     assert [s.count("), (") + 1 for s in conn.statements] == [3, 3, 3, 1]
@@ -163,7 +164,7 @@ def test_insert_literals_cannot_end_early():
         ),
         pa.array([Decimal("1.50"), None, None, None], pa.decimal128(5, 2)),
     ]
-    assert destination._sql_rows(arrays, ["NOW()"]) == [
+    assert _mysql.sql_rows(arrays, ["NOW()"]) == [
         '("a""b", 1, "2024-03-01 12:00:00.000000", 1.50, NOW())',
         '("c\\\\", NULL, NULL, NULL, NOW())',
         '("it\'s", 0, NULL, NULL, NOW())',
@@ -173,7 +174,7 @@ def test_insert_literals_cannot_end_early():
 
 def test_load_data_statement_and_file(tmp_path: Path):
     conn = FakeConnection(affected=[3])
-    loader = destination._Loader(conn, destination.LoadMethod.LOAD_DATA, tmp_path, "s")
+    loader = _mysql.Loader(conn, _mysql.LoadMethod.LOAD_DATA, tmp_path, "s")
     loader.load("`t`", COLUMNS, rows_batch(3), {"_weir_table_version": "7"})
     [statement] = conn.statements
     assert statement.startswith(f"LOAD DATA LOCAL INFILE '{tmp_path}/batch.csv' INTO TABLE `t` ")
@@ -195,7 +196,7 @@ def test_load_data_statement_and_file(tmp_path: Path):
 )
 def test_a_load_with_warnings_or_missing_rows_is_rejected(tmp_path: Path, warnings, affected):
     conn = FakeConnection(warnings=warnings, affected=[affected])
-    loader = destination._Loader(conn, destination.LoadMethod.LOAD_DATA, tmp_path, "s")
+    loader = _mysql.Loader(conn, _mysql.LoadMethod.LOAD_DATA, tmp_path, "s")
     with pytest.raises(DestinationError, match="stream 's': MySQL rejected values") as caught:
         loader.load("`t`", COLUMNS, rows_batch(3), {})
     if warnings:
@@ -205,17 +206,17 @@ def test_a_load_with_warnings_or_missing_rows_is_rejected(tmp_path: Path, warnin
 
 def test_deprecation_warnings_pass(tmp_path: Path):
     conn = FakeConnection(warnings=[("Warning", 1287, "'VALUES function' is deprecated")])
-    loader = destination._Loader(conn, destination.LoadMethod.LOAD_DATA, tmp_path, "s")
+    loader = _mysql.Loader(conn, _mysql.LoadMethod.LOAD_DATA, tmp_path, "s")
     loader.check(None, None, "`t`")
 
 
 @pytest.mark.parametrize(
     ("setting", "server", "expected"),
     [
-        ("auto", 1, destination.LoadMethod.LOAD_DATA),
-        ("auto", 0, destination.LoadMethod.INSERT),
-        ("insert", 1, destination.LoadMethod.INSERT),
-        ("load_data", 0, destination.LoadMethod.LOAD_DATA),
+        ("auto", 1, _mysql.LoadMethod.LOAD_DATA),
+        ("auto", 0, _mysql.LoadMethod.INSERT),
+        ("insert", 1, _mysql.LoadMethod.INSERT),
+        ("load_data", 0, _mysql.LoadMethod.LOAD_DATA),
     ],
 )
 def test_load_method_follows_the_server_local_infile_when_auto(setting, server, expected):

@@ -69,17 +69,15 @@ import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pymysql
 
 from weir.integration._mysql import (
+    Loader,
+    LoadMethod,
     MySQLParams,
     column_from_mysql,
     connect,
@@ -108,12 +106,10 @@ TEXT_KEY_LENGTH = 255
 """Characters of a TEXT key column (InnoDB cannot index LONGTEXT whole)."""
 
 _MAX_DECIMAL_SCALE = 30
-_INSERT_STATEMENT_BYTES = 1 << 20
 _LOAD_MARK = "weir-load:"
 _SCRATCH = "_weir_batch"
 _ORDER_COLUMN = "_weir_ord"
 _NOW = "UTC_TIMESTAMP(6)"
-_DEPRECATED = 1287
 _BLOB_TEXT_TYPES = frozenset({"tinytext", "text", "mediumtext", "longtext"})
 _UNMAPPED_TYPES = frozenset({"bit", "year", "float"})
 _SQL_TYPES = {
@@ -130,31 +126,12 @@ _SQL_TYPES = {
     ColumnKind.UUID: "CHAR(36)",
     ColumnKind.JSON: "JSON",
 }
-# NULL unquoted; every string quoted, so the text "NULL" stays text (pyarrow-stubs lack null_string).
-_CSV_OPTIONS = pa_csv.WriteOptions(  # type: ignore[call-arg]
-    include_header=False, null_string="NULL", batch_size=4096
-)
-_LOAD_FORMAT = (
-    "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
-    "ESCAPED BY '' LINES TERMINATED BY '\\n'"
-)
 _STATE_COLUMNS = (
     "state_id VARCHAR(255) NOT NULL, stream VARCHAR(255) NOT NULL, bookmark LONGTEXT NULL, "
     "updated_at DATETIME(6) NOT NULL, pending_bookmark LONGTEXT NULL, "
     "pending_table VARCHAR(64) NULL, pending_load VARCHAR(64) NULL, "
     "PRIMARY KEY (state_id, stream)"
 )
-
-
-class LoadMethod(StrEnum):
-    """How rows are sent to the server."""
-
-    AUTO = "auto"
-    """`LOAD_DATA` when the server's `local_infile` is on, else `INSERT`."""
-    LOAD_DATA = "load_data"
-    """`LOAD DATA LOCAL INFILE` from a CSV file written by pyarrow."""
-    INSERT = "insert"
-    """Multi-row `INSERT` statements of about 1 MB."""
 
 
 def sql_type(column: Column, *, key: bool = False) -> str:
@@ -269,7 +246,7 @@ class MySQLDestination(Destination):
             with self._connection() as conn, tempfile.TemporaryDirectory(prefix="weir-") as tmp:
                 self._prepare(conn)
                 self._settle_pending(conn, spec)
-                loader = _Loader(conn, self._method(conn), Path(tmp), spec.stream)
+                loader = Loader(conn, self._method(conn), Path(tmp), spec.stream)
                 writer = _Writer(conn, self.database, spec, loader, _binary_collation(conn))
                 if spec.disposition is WriteDisposition.REPLACE:
                     return writer.replace(batches, notify)
@@ -348,7 +325,7 @@ class _Writer:
     """Writes one stream's batches over one connection (the database is selected)."""
 
     def __init__(
-        self, conn: Any, database: str, spec: TableSpec, loader: _Loader, collation: str
+        self, conn: Any, database: str, spec: TableSpec, loader: Loader, collation: str
     ) -> None:
         self.conn, self.database, self.spec, self.loader = conn, database, spec, loader
         self.table_options = f"ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}"
@@ -459,122 +436,6 @@ class _Writer:
             clauses.append(f"ADD UNIQUE KEY ({', '.join(quote(k) for k in spec.merge_keys)})")
         if clauses:
             self.execute(f"ALTER TABLE {self.target} {', '.join(clauses)}")
-
-
-class _Loader:
-    """Sends Arrow batches into a table: `LOAD DATA LOCAL INFILE` or multi-row INSERTs.
-
-    Every load is checked: the server's row count must be the batch's and it must have raised
-    no warning (with LOCAL, errors become warnings). A rejected batch raises DestinationError.
-    """
-
-    def __init__(self, conn: Any, method: LoadMethod, folder: Path, stream: str) -> None:
-        self.conn, self.method, self.stream = conn, method, stream
-        self.path = folder / "batch.csv"
-
-    def load(
-        self,
-        table: str,
-        columns: Sequence[Column],
-        batch: pa.RecordBatch,
-        extras: Mapping[str, str],
-    ) -> None:
-        """Insert `batch` into `table` (quoted), setting `extras` columns to SQL expressions."""
-        arrays = [_sendable(array) for array in batch.columns]
-        names = [quote(c.name) for c in columns]
-        if self.method is LoadMethod.LOAD_DATA:
-            loaded = self._load_data(table, names, arrays, extras)
-        else:
-            loaded = self._insert(table, names, arrays, extras)
-        self.check(loaded, batch.num_rows, table)
-
-    def check(self, loaded: int | None, expected: int | None, table: str) -> None:
-        """Raise DestinationError if the last statement raised warnings or missed rows.
-
-        Deprecation warnings (1287, e.g. MySQL 8 on `VALUES()` in `ON DUPLICATE KEY UPDATE`)
-        are not about the data and pass.
-        """
-        warnings = [w for w in self.conn.show_warnings() if w[1] != _DEPRECATED]
-        if loaded == expected and not warnings:
-            return
-        said = "; ".join(f"{level} {code}: {text}" for level, code, text in warnings[:5])
-        took = "" if expected is None else f"took {loaded} of {expected} rows of a batch; "
-        raise DestinationError(
-            f"MySQL rejected values written to {table}: {took}{said or 'no reason given'}. "
-            "Nothing of the batch was kept; see the MySQL destination's type table for values "
-            "MySQL cannot store",
-            stream=self.stream,
-        )
-
-    def _load_data(
-        self, table: str, names: list[str], arrays: list[pa.Array[Any]], extras: Mapping[str, str]
-    ) -> int:
-        pa_csv.write_csv(
-            pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))]),
-            str(self.path),
-            _CSV_OPTIONS,
-        )
-        sets = ", ".join(f"{quote(name)} = {expr}" for name, expr in extras.items())
-        statement = (
-            f"LOAD DATA LOCAL INFILE {self.conn.escape(str(self.path))} INTO TABLE {table} "
-            f"{_LOAD_FORMAT} ({', '.join(names)}){f' SET {sets}' if sets else ''}"
-        )
-        with self.conn.cursor() as cursor:
-            return int(cursor.execute(statement))
-
-    def _insert(
-        self, table: str, names: list[str], arrays: list[pa.Array[Any]], extras: Mapping[str, str]
-    ) -> int:
-        head = f"INSERT INTO {table} ({', '.join([*names, *map(quote, extras)])}) VALUES "
-        rows = _sql_rows(arrays, list(extras.values()))
-        loaded = 0
-        parts: list[str] = []
-        size = 0
-        with self.conn.cursor() as cursor:
-            for row in rows:
-                parts.append(row)
-                size += len(row)
-                if size >= _INSERT_STATEMENT_BYTES:
-                    loaded += int(cursor.execute(head + ", ".join(parts)))
-                    parts, size = [], 0
-            if parts:
-                loaded += int(cursor.execute(head + ", ".join(parts)))
-        return loaded
-
-
-def _sql_rows(arrays: Sequence[pa.Array[Any]], extras: Sequence[str]) -> list[str]:
-    """Each row as an SQL tuple, `(1, "it's", NULL, <extras>)`, built by Arrow compute.
-
-    Strings and temporal values become double-quoted literals with backslashes and quotes
-    doubled: with the session's `sql_mode` (no ANSI_QUOTES, backslash escapes on) nothing can
-    end a literal early. Numbers are Arrow's own text (an infinite double becomes `inf`, which
-    the server refuses).
-    """
-    literals: list[Any] = [_sql_literals(array) for array in arrays]
-    literals += [pa.scalar(expr) for expr in extras]
-    joined = pc.binary_join_element_wise(*literals, ", ")
-    return [f"({row})" for row in joined.to_pylist()]
-
-
-def _sql_literals(array: pa.Array[Any]) -> pa.Array[Any]:
-    sendable = _sendable(array)
-    text = sendable.cast(pa.string())
-    kind = sendable.type
-    if pa.types.is_string(kind) or pa.types.is_temporal(kind):
-        text = pc.replace_substring(text, "\\", "\\\\")
-        text = pc.replace_substring(text, '"', '""')
-        mark = pa.scalar('"')  # broadcast against the array (pyarrow-stubs only allow one kind)
-        text = pc.binary_join_element_wise(mark, text, mark, "")  # type: ignore[call-overload]
-    return text.fill_null("NULL")
-
-
-def _sendable(array: pa.Array[Any]) -> pa.Array[Any]:
-    """An array as MySQL reads it: booleans as 0/1, timestamps as naive UTC."""
-    if pa.types.is_boolean(array.type):
-        return array.cast(pa.int8())
-    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
-        return array.cast(pa.timestamp(array.type.unit))
-    return array
 
 
 def _side_table(table: str, role: str) -> str:
