@@ -15,6 +15,7 @@ from tests.unit.runs.migration_race import race_to_migrate
 from weir.runs import RunStore
 from weir.runs.database import HEAD_REVISION, connect, current_revision
 from weir.runs.models import Base
+from weir.server import models as server_models  # noqa: F401  (registers the users' tables)
 
 pytestmark = pytest.mark.postgres
 

@@ -23,6 +23,7 @@ from weir.runs.database import (
 )
 from weir.runs.migrate import head_revision
 from weir.runs.models import Base
+from weir.server import models as server_models
 
 
 def sqlite_url(path: Path) -> str:
@@ -80,6 +81,8 @@ def test_connect_migrates_empty_file_to_head(tmp_path: Path) -> None:
 
 
 def test_migrated_schema_matches_models(tmp_path: Path) -> None:
+    # The server's tables (users, API keys, sessions) share Base's metadata and migrations.
+    assert server_models.User.__table__.metadata is Base.metadata
     engine = connect(sqlite_url(tmp_path / "weir.db"))
     try:
         with engine.connect() as connection:
@@ -129,7 +132,7 @@ def test_unknown_newer_revision_is_refused(tmp_path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     engine.dispose()
-    with pytest.raises(WeirError, match=r"revision '9999'.*newest is '0002'.*upgrade Weir"):
+    with pytest.raises(WeirError, match=r"revision '9999'.*newest is '0003'.*upgrade Weir"):
         connect(url)
 
 

@@ -1,0 +1,127 @@
+"""`create_app`: the FastAPI application serving one project's API.
+
+Errors: Weir's exceptions become JSON `{"detail": message}` with a status code chosen by their
+type (`ERROR_STATUS`), so routers raise what the stores raise and never build error responses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from weir.errors import (
+    ConfigError,
+    ConflictError,
+    DataProductError,
+    NotFoundError,
+    RunNotFoundError,
+    RunStateError,
+    WeirError,
+)
+from weir.project.project import load_project
+from weir.runs.database import default_database_url
+from weir.runs.store import RunStore
+from weir.server.auth import AuthStore
+from weir.server.context import ServerContext
+from weir.server.routers import (
+    api_keys,
+    blocks,
+    logs,
+    metrics,
+    outputs,
+    pipelines,
+    runs,
+    sessions,
+    users,
+)
+
+__all__ = ["ERROR_STATUS", "create_app"]
+
+ERROR_STATUS: Final[tuple[tuple[type[WeirError], int], ...]] = (
+    (NotFoundError, 404),
+    (RunNotFoundError, 404),
+    (DataProductError, 404),
+    (ConflictError, 409),
+    (RunStateError, 409),
+    (ConfigError, 422),
+    (WeirError, 400),
+)
+"""Exception type -> HTTP status; the first matching row wins."""
+
+API_VERSION: Final = "1"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_heartbeat() -> datetime | None:
+    return None
+
+
+async def _weir_error(request: Request, exc: Exception) -> JSONResponse:
+    code = next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+def create_app(
+    project_path: str | os.PathLike[str],
+    *,
+    database_url: str | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
+    """Build the API application of one project.
+
+    The metadata database is opened (and migrated to head) here, once; it is closed when the
+    application shuts down.
+
+    Args:
+        project_path: the project folder (or a folder inside it).
+        database_url: the metadata database; default `WEIR_DATABASE_URL` or the project's
+            SQLite file.
+        clock: the current time, timezone-aware (sessions' expiry, metrics); tests pass a fake.
+
+    Returns:
+        The application; OpenAPI schema at `/openapi.json`, docs at `/docs`.
+
+    Raises:
+        ProjectNotFoundError: no project at `project_path`.
+        ConfigError: the database URL is malformed.
+    """
+    project = load_project(os.fspath(project_path))
+    url = database_url or default_database_url(project.data_dir)
+    run_store = RunStore(url, clock=clock)
+    context = ServerContext(
+        project=project,
+        database_url=url,
+        runs=run_store,
+        auth=AuthStore(run_store.engine, clock=clock),
+        clock=clock,
+        scheduler_heartbeat=_no_heartbeat,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            run_store.close()
+
+    app = FastAPI(
+        title=f"Weir API: {project.name}",
+        version=API_VERSION,
+        description="Pipelines, blocks, triggers, runs, logs and outputs of one Weir project.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.weir = context
+    app.add_exception_handler(WeirError, _weir_error)
+    for module in (sessions, users, api_keys, pipelines, blocks, runs, logs, outputs, metrics):
+        app.include_router(module.router)
+    return app
