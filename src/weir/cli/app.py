@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from weir.cli import integration_commands, output_commands, runs_commands
+from weir.cli import integration_commands, output_commands, runs_commands, server_commands
 
 app = typer.Typer(
     name="weir",
@@ -23,6 +23,8 @@ app = typer.Typer(
 app.add_typer(runs_commands.app, name="runs")
 app.add_typer(output_commands.app, name="output")
 app.add_typer(integration_commands.app, name="integration")
+app.add_typer(server_commands.app, name="users")
+app.command("start")(server_commands.start)
 
 
 @app.command()
