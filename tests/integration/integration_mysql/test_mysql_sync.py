@@ -250,3 +250,23 @@ def test_mariadb_to_mariadb_upsert_and_ignore(my, mysql_database, second_mysql_d
     run_sync(source, destination, catalog, batch_size_rows=10)
     kept = ("a", 1000, 6) if method is UniqueConflictMethod.UPDATE else ("a", 80, 5)
     assert copied() == [("A", 5, 3), kept, ("a ", 1, 4)]
+
+
+def test_odd_table_and_column_names_survive(my, mysql_database, second_mysql_database):
+    execute(
+        my,
+        'CREATE TABLE `odd ``na%me` (`a,b` INT PRIMARY KEY, `c"d` TEXT, `e%f` INT, `g``h` INT)',
+        "INSERT INTO `odd ``na%me` VALUES (1, 'x', 2, 3), (2, NULL, NULL, 4)",
+    )
+    source = MySQLSource(**connector_kwargs(mysql_database))
+    destination = MySQLDestination(**connector_kwargs(second_mysql_database))
+    stream = "odd `na%me"
+    for catalog in (selected(source, stream), incremental(source, stream, key="g`h")):
+        run_sync(source, destination, catalog, state_id=str(catalog.get(stream).replication_key))
+        conn = mysql_connect(second_mysql_database)
+        try:
+            copied = query(conn, 'SELECT `a,b`, `c"d`, `e%f`, `g``h` FROM `odd ``na%me`')
+        finally:
+            conn.close()
+        assert sorted(copied) == [(1, "x", 2, 3), (2, None, None, 4)]
+    assert destination.read_bookmark("g`h", stream)["replication_key_value"] == 4

@@ -289,10 +289,12 @@ class MySQLDestination(Destination):
         return LoadMethod.LOAD_DATA if row and int(row[0]) else LoadMethod.INSERT
 
     def _state_row(self, conn: Any, state_id: str, stream: str) -> tuple[Any, ...] | None:
+        # pymysql fills parameters with `%`: a `%` in the database name must be doubled.
+        state = f"{quote(self.database)}.{quote(STATE_TABLE)}".replace("%", "%%")
         with conn.cursor() as cursor:
             cursor.execute(
                 "SELECT bookmark, pending_bookmark, pending_table, pending_load FROM "
-                f"{quote(self.database)}.{quote(STATE_TABLE)} WHERE state_id = %s AND stream = %s",
+                f"{state} WHERE state_id = %s AND stream = %s",
                 (state_id, stream),
             )
             row = cursor.fetchone()
