@@ -11,7 +11,13 @@ from typing import Annotated
 
 import typer
 
-from weir.cli import integration_commands, output_commands, runs_commands, server_commands
+from weir.cli import (
+    integration_commands,
+    orchestration_commands,
+    output_commands,
+    runs_commands,
+    server_commands,
+)
 
 app = typer.Typer(
     name="weir",
@@ -25,6 +31,11 @@ app.add_typer(output_commands.app, name="output")
 app.add_typer(integration_commands.app, name="integration")
 app.add_typer(server_commands.app, name="users")
 app.command("start")(server_commands.start)
+app.add_typer(orchestration_commands.triggers_app, name="triggers")
+app.add_typer(orchestration_commands.backfills_app, name="backfills")
+app.command("scheduler")(orchestration_commands.scheduler)
+app.command("backfill")(orchestration_commands.backfill)
+app.command("clean")(orchestration_commands.clean)
 
 
 @app.command()

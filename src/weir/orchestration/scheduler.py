@@ -29,7 +29,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import wait
@@ -174,11 +174,17 @@ class Scheduler:
         self._start_runs(triggers, report)
         return report
 
-    def run(self) -> None:
-        """Tick until `stop` is called, sleeping between ticks; then `close`."""
+    def run(self, on_tick: Callable[[TickReport], None] | None = None) -> None:
+        """Tick until `stop` is called, sleeping between ticks; then `close`.
+
+        Args:
+            on_tick: called with each tick's report (the CLI prints what happened).
+        """
         try:
             while not self._stopping:
-                self.tick()
+                report = self.tick()
+                if on_tick is not None:
+                    on_tick(report)
                 self._sleep(self.seconds_to_next_tick())
         finally:
             self.close()
