@@ -5,7 +5,7 @@ sent with `LOAD DATA LOCAL INFILE`. With LOCAL, the server turns every bad value
 duplicate key into a warning and carries on, even in strict mode, so after each load the
 destination reads the warnings and the row count, and any warning (a note included) fails the
 batch with the server's words. When the server has `local_infile` off, rows go in as multi-row
-`INSERT`s of about 1 MB instead (`LoadMethod.INSERT`; several times slower). The destination
+`INSERT`s of about 1 MB instead (`LoadMethod.INSERT`, about half as fast). The destination
 does not switch `local_infile` on itself: it is a server-wide security setting, for the
 server's administrator to choose.
 
@@ -13,11 +13,12 @@ REPLACE. MySQL commits implicitly around every DDL statement, so a load cannot b
 transaction as in PostgreSQL. The batches are loaded, batch by batch, into a staging table
 created for this load; then one `RENAME TABLE target TO old, stage TO target` swaps it in
 atomically (readers see the old rows or the new ones, never a missing table) and the old table
-is dropped. A failure before the swap drops the staging table and leaves the old table as it
-was. The bookmark cannot share a transaction with the swap, so it is written in two steps that
-cannot lose data (nor claim data that is not there):
+is dropped. A failure before the swap drops the staging table (a killed process leaves it for
+the next load to drop) and leaves the old table as it was. The bookmark cannot share a
+transaction with the swap, so it is written in two steps that cannot lose data (nor claim data
+that is not there):
 
-1. before the swap, the bookmark is stored as *pending* in `_weir_state`, with the staging
+1. before the swap, the bookmark is stored as *pending* in `_weir_state`, with the target
    table's name and a random load id that is also the staging table's comment;
 2. the swap;
 3. the pending bookmark is promoted to the stream's bookmark (one transaction).
@@ -53,8 +54,9 @@ Type mapping (column kind -> MySQL; the reverse is used to read existing tables)
 
 Tables are created InnoDB, utf8mb4 with a binary no-pad collation (`utf8mb4_nopad_bin` on
 MariaDB, `utf8mb4_0900_bin` on MySQL 8), so text keys compare byte by byte as in the source.
-Columns of other types in an existing table (unsigned, float, bit, ...) are written as they are
-and the server converts the values; a value that does not fit fails the batch. Not storable,
+Columns of other types in an existing table (unsigned integers, float, bit, year, decimals over
+38 digits, ...) are written as they are and the server converts the values; a value that does
+not fit fails the batch. Not storable,
 so the batch fails: infinite and NaN doubles, text keys longer than 255 characters. REPLACE
 recreates the table, so indexes, grants and triggers of the old table are not kept.
 `ON DUPLICATE KEY` fires on any unique index of the table, not only the merge keys'.
