@@ -35,6 +35,7 @@ class AlwaysOnState:
 
     unfinished: bool
     last_completed_at: datetime | None
+    last_execution_date: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +61,23 @@ def latest_execution_dates(engine: Engine, trigger_ids: Collection[int]) -> dict
 
 
 def always_on_states(engine: Engine, trigger_ids: Collection[int]) -> dict[int, AlwaysOnState]:
-    """Per trigger with runs: whether one is unfinished, and the latest `completed_at`."""
+    """Per trigger with runs: whether one is unfinished, latest `completed_at` and date."""
     if not trigger_ids:
         return {}
     unfinished = func.sum(case((PipelineRun.status.in_(_UNFINISHED), 1), else_=0))
     query = (
-        select(PipelineRun.pipeline_schedule_id, unfinished, func.max(PipelineRun.completed_at))
+        select(
+            PipelineRun.pipeline_schedule_id,
+            unfinished,
+            func.max(PipelineRun.completed_at),
+            func.max(PipelineRun.execution_date),
+        )
         .where(PipelineRun.pipeline_schedule_id.in_(list(trigger_ids)))
         .group_by(PipelineRun.pipeline_schedule_id)
     )
     with engine.connect() as connection:
         return {
-            row[0]: AlwaysOnState(unfinished=bool(row[1]), last_completed_at=row[2])
-            for row in connection.execute(query)
+            row[0]: AlwaysOnState(bool(row[1]), row[2], row[3]) for row in connection.execute(query)
         }
 
 

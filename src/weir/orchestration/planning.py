@@ -9,8 +9,9 @@ this environment, see `applies_here`):
   whatever the number of triggers;
 - `@once`: one run, at `start_time` (or when the trigger was enabled), if it has none yet;
 - `@always_on`: a new run whenever none of the trigger's runs is unfinished. Its execution date
-  is when the previous run ended (the first: the start time or when it was enabled), so two
-  schedulers deciding at once pick the same date and the database keeps one run.
+  is when the previous run ended (the first: the start time or when it was enabled; always
+  after the previous date), so two schedulers deciding at once pick the same date and the
+  database keeps one run.
 
 Every run is queued with `enqueue_run`, so a date another scheduler queued already is refused
 by the database and simply skipped here.
@@ -179,8 +180,12 @@ class DuePlanner:
             if state is not None and state.unfinished:
                 continue
             execution_date = trigger_floor(trigger)
-            if state is not None and state.last_completed_at is not None:
-                execution_date = max(execution_date, state.last_completed_at)
+            if state is not None:
+                # After the last end, and strictly after the last date (a run that ended the
+                # instant it was queued must not make the next one collide with it).
+                execution_date = max(execution_date, state.last_execution_date + _TICK)
+                if state.last_completed_at is not None:
+                    execution_date = max(execution_date, state.last_completed_at)
             if execution_date <= now:
                 created += self._enqueue(trigger, [execution_date])
         return created

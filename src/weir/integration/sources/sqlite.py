@@ -1,12 +1,17 @@
-r"""SQLite source: discovery from `PRAGMA table_xinfo`, reads in keyset-paginated batches.
+r"""SQLite source: discovery from `PRAGMA table_xinfo`, reads in keyset-ordered batches.
 
-Reading: each batch is one short query, `SELECT ... WHERE (order) > (last row read) ORDER BY
-order LIMIT n`, so no read transaction (and no lock on the file) is held while the destination
-writes. Tables are paginated on a unique order: INCREMENTAL streams on (replication key, key
-properties, rowid), FULL_TABLE streams on the rowid (the primary key for `WITHOUT ROWID`
-tables). Views have no rowid: they are read by one query, fetched a batch at a time. A FULL_TABLE
-read of a table is not one snapshot: a row updated during the read is read in one of its
-versions, rows that existed throughout are read exactly once.
+FULL_TABLE reads of tables are paginated: each batch is one short query, `SELECT ... WHERE
+rowid > (last row read) ORDER BY rowid LIMIT n` (the primary key for `WITHOUT ROWID` tables), an
+index seek, so no read transaction (and no lock on the file) is held while the destination
+writes. Such a read is not one snapshot: a row updated during the read is read in one of its
+versions; rows that existed throughout are read exactly once.
+
+INCREMENTAL reads run one query, `WHERE (replication key, key properties) > (bookmark) ORDER
+BY replication key, key properties, rowid`, fetched a batch at a time, as the PostgreSQL source
+does: the order is by converted values (below), which no index serves, so a query per batch
+would sort the table once per batch. The query holds SQLite's shared lock while it runs; in a
+database in WAL mode writers go on meanwhile, in rollback-journal mode their commits wait (and
+may time out). Views are always read by one query.
 
 Type mapping. SQLite stores values by *type affinity*, derived from the declared type by SQLite's
 own rules (https://www.sqlite.org/datatype3.html, section 3.1, applied in this order): a declared
@@ -571,9 +576,8 @@ def _plan(
         values = [t.parameter(v) for t, v in zip(used, position.values.values(), strict=True)]
         start = (_row_greater([t.expression for t in used], strict=position.strict), values)
     rowid = [_OrderTerm(table.rowid, _same)] if table.rowid else []
-    paginate = table.rowid is not None
     where = [f"{quote(key)} IS NOT NULL"]
-    return _ReadPlan(name, select, [*terms, *rowid], where, start, paginate)
+    return _ReadPlan(name, select, [*terms, *rowid], where, start, paginate=False)
 
 
 class SQLiteSource(Source):
