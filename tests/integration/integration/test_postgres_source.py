@@ -215,3 +215,11 @@ def test_check(source, conninfo):
         PostgresSource(conninfo, schema="nope").check()
     with pytest.raises(ConnectorConfigError, match="cannot connect"):
         PostgresSource("postgresql://postgres@127.0.0.1:1/x").check()
+
+
+def test_rows_whose_selected_columns_are_all_null_are_kept(pg, source):
+    pg.execute(f"CREATE TABLE {SOURCE_SCHEMA}.sparse (note text)")
+    pg.execute(f"INSERT INTO {SOURCE_SCHEMA}.sparse VALUES ('a'), (NULL), ('c')")
+    entry = source.discover(streams=["sparse"]).get("sparse").with_selected()
+    batches = list(source.read(entry, bookmark=None, batch_size_rows=100))
+    assert [row["note"] for b in batches for row in b.to_pylist()] == ["a", None, "c"]

@@ -385,7 +385,8 @@ def _text(value: object) -> str | None:
 def _csv_options(columns: Sequence[Column]) -> tuple[Any, Any, Any]:
     names = [c.name for c in columns]
     read = pa_csv.ReadOptions(column_names=names, use_threads=True)
-    parse = pa_csv.ParseOptions(newlines_in_values=True)
+    # A row whose only selected column is NULL is an empty line: it must stay a row.
+    parse = pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
     convert = pa_csv.ConvertOptions(
         column_types={c.name: c.arrow_type for c in columns},
         true_values=["t"],
