@@ -96,16 +96,18 @@ class BackfillRecord:
         return "failed" if counts.get(RunStatus.FAILED.value) else "completed"
 
 
-def _step(moment: datetime, interval_type: str, units: int) -> datetime:
+def _nth(origin: datetime, interval_type: str, steps: int) -> datetime:
+    # Counted from the origin, not from the previous interval, so months do not drift:
+    # Jan 31, Feb 29, Mar 31, Apr 30.
     if interval_type in _FIXED:
         # Wall-clock steps in the local zone: a day is a calendar day across DST changes.
-        local = moment.replace(tzinfo=None) + _FIXED[interval_type] * units
-        return local.replace(tzinfo=moment.tzinfo)
-    months = units * (12 if interval_type == "year" else 1)
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+        local = origin.replace(tzinfo=None) + _FIXED[interval_type] * steps
+        return local.replace(tzinfo=origin.tzinfo)
+    months = steps * (12 if interval_type == "year" else 1)
+    month_index = origin.month - 1 + months
+    year, month = origin.year + month_index // 12, month_index % 12 + 1
+    day = min(origin.day, calendar.monthrange(year, month)[1])
+    return origin.replace(year=year, month=month, day=day)
 
 
 def backfill_intervals(
@@ -138,9 +140,10 @@ def backfill_intervals(
     if last < first:
         raise ValueError(f"the end {last.isoformat()} is before the start {first.isoformat()}")
     intervals: list[tuple[datetime, datetime]] = []
-    current = first.astimezone(zone)
+    origin = first.astimezone(zone)
+    current = origin
     while current <= last:
-        following = _step(current, interval_type, interval_units)
+        following = _nth(origin, interval_type, (len(intervals) + 1) * interval_units)
         intervals.append((current.astimezone(UTC), following.astimezone(UTC)))
         if len(intervals) > MAX_BACKFILL_RUNS:
             raise ValueError(
