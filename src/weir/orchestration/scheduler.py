@@ -195,11 +195,12 @@ class Scheduler:
         next_due = self._planner.next_due()
         if next_due is not None:
             wait_for = min(wait_for, (next_due - self._clock()).total_seconds())
+        return max(0.0, min(wait_for, self._seconds_to_a_timeout()))
+
+    def _seconds_to_a_timeout(self) -> float:
         now = time.monotonic()
-        for worker in self._workers.values():
-            if worker.deadline is not None:
-                wait_for = min(wait_for, worker.deadline - now)
-        return max(0.0, wait_for)
+        deadlines = [w.deadline - now for w in self._workers.values() if w.deadline is not None]
+        return max(0.0, min(deadlines, default=float("inf")))
 
     def _sleep(self, seconds: float) -> None:
         sentinels: list[Any] = [w.process.sentinel for w in self._workers.values()]
@@ -226,7 +227,10 @@ class Scheduler:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"runs {self.running} still running after {timeout:g} s")
-            wait([w.process.sentinel for w in self._workers.values()], timeout=remaining)
+            wait(
+                [w.process.sentinel for w in self._workers.values()],
+                timeout=min(remaining, self._seconds_to_a_timeout()),
+            )
             triggers = {trigger.id: trigger for trigger in self._triggers.list()}
             self._reap(triggers, report)
             self._stop_timed_out(triggers, report)
