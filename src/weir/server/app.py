@@ -14,6 +14,7 @@ from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 
 from weir.errors import (
     ConfigError,
@@ -24,13 +25,16 @@ from weir.errors import (
     RunStateError,
     WeirError,
 )
+from weir.orchestration.triggers import TriggerStore
 from weir.project.project import load_project
 from weir.runs.database import default_database_url
 from weir.runs.store import RunStore
 from weir.server.auth import AuthStore
 from weir.server.context import ServerContext
+from weir.server.middleware import SingleValuedQuery
 from weir.server.routers import (
     api_keys,
+    api_triggers,
     blocks,
     logs,
     metrics,
@@ -38,6 +42,7 @@ from weir.server.routers import (
     pipelines,
     runs,
     sessions,
+    triggers,
     users,
 )
 
@@ -63,6 +68,19 @@ def _utc_now() -> datetime:
 
 def _no_heartbeat() -> datetime | None:
     return None
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette names only the methods of the first route matching the path; FastAPI makes a
+    # route per method, so list the methods of every route whose path matches.
+    allowed: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            allowed |= route.methods or set()
+    detail = getattr(exc, "detail", "Method Not Allowed")
+    headers = {"Allow": ", ".join(sorted(allowed))}
+    return JSONResponse({"detail": detail}, status_code=405, headers=headers)
 
 
 async def _weir_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,6 +120,7 @@ def create_app(
         database_url=url,
         runs=run_store,
         auth=AuthStore(run_store.engine, clock=clock),
+        triggers=TriggerStore(run_store.engine, clock=clock),
         clock=clock,
         scheduler_heartbeat=_no_heartbeat,
     )
@@ -122,6 +141,9 @@ def create_app(
     )
     app.state.weir = context
     app.add_exception_handler(WeirError, _weir_error)
-    for module in (sessions, users, api_keys, pipelines, blocks, runs, logs, outputs, metrics):
+    app.add_exception_handler(405, _method_not_allowed)
+    app.add_middleware(SingleValuedQuery)
+    routers = (sessions, users, api_keys, pipelines, blocks, triggers, api_triggers, runs)
+    for module in (*routers, logs, outputs, metrics):
         app.include_router(module.router)
     return app

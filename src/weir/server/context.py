@@ -25,6 +25,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from weir.orchestration.triggers import TriggerStore
 from weir.project.project import Project
 from weir.runs.store import RunStore
 from weir.server.auth import AuthStore, Principal, Role
@@ -52,6 +53,7 @@ class ServerContext:
         database_url: the metadata database's URL.
         runs: the run store.
         auth: users, sessions and API keys.
+        triggers: triggers (Mage's pipeline schedules).
         clock: the current time, timezone-aware.
         scheduler_heartbeat: when a scheduler last beat against this database (aware), or
             None if none ever did.
@@ -61,6 +63,7 @@ class ServerContext:
     database_url: str
     runs: RunStore
     auth: AuthStore
+    triggers: TriggerStore
     clock: Callable[[], datetime]
     scheduler_heartbeat: Callable[[], datetime | None]
 

@@ -72,6 +72,9 @@ class RunSummary:
     started_at: datetime | None
     completed_at: datetime | None
     error: str | None
+    backfill_id: int | None
+    attempt: int
+    passed_sla: bool
     block_runs_by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -109,6 +112,9 @@ _SUMMARY_COLUMNS: Final = (
     PipelineRun.started_at,
     PipelineRun.completed_at,
     PipelineRun.error,
+    PipelineRun.backfill_id,
+    PipelineRun.attempt,
+    PipelineRun.passed_sla,
 )
 
 
@@ -170,19 +176,7 @@ def get_block_run(engine: Engine, block_run_id: int) -> BlockRunRecord:
         row = session.get(BlockRun, block_run_id)
         if row is None:
             raise RunNotFoundError(f"no block run with id {block_run_id} in the metadata database")
-        return BlockRunRecord(
-            id=row.id,
-            pipeline_run_id=row.pipeline_run_id,
-            block_uuid=row.block_uuid,
-            status=row.status,
-            started_at=row.started_at,
-            completed_at=row.completed_at,
-            attempts=row.attempts,
-            error=row.error,
-            traceback=row.traceback,
-            metrics=dict(row.metrics),
-            log_path=row.log_path,
-        )
+        return row.to_record()
 
 
 def count_runs_by_status(engine: Engine) -> dict[tuple[str, str], int]:

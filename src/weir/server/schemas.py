@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from weir.orchestration.triggers import ScheduleType, TriggerSettings, TriggerStatus
 from weir.project.layout import BLOCK_TYPE_FOLDERS, LANGUAGE_EXTENSIONS
 from weir.runs.status import RunStatus
 from weir.server.auth import MIN_PASSWORD_LENGTH, USERNAME_PATTERN, Role
@@ -22,6 +23,9 @@ __all__ = [
     "ApiKeyCreate",
     "ApiKeyCreated",
     "ApiKeyOut",
+    "ApiTriggerRequest",
+    "ApiTriggerResponse",
+    "ApiTriggerRun",
     "BlockCodeUpdate",
     "BlockCreate",
     "BlockOut",
@@ -38,11 +42,16 @@ __all__ = [
     "PipelineUpdate",
     "PreviewOut",
     "RetryRequest",
+    "RunCreate",
     "RunDetail",
     "RunListQuery",
     "RunOut",
     "SessionCreate",
     "SessionOut",
+    "TokenOut",
+    "TriggerCreated",
+    "TriggerOut",
+    "TriggerUpdate",
     "UserCreate",
     "UserOut",
     "UserUpdate",
@@ -94,13 +103,13 @@ class UserUpdate(_In):
     """A change of role and/or password; a new password ends the user's sessions."""
 
     role: Role | None = None
-    password: str | None = _PASSWORD
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
 class SessionCreate(_In):
     """Sign in with a username and password."""
 
-    username: str = Field(max_length=150)
+    username: str = Field(pattern=USERNAME_PATTERN)
     password: str = Field(max_length=1024)
 
 
@@ -116,7 +125,7 @@ class ApiKeyCreate(_In):
     """A new API key; owners may make one for another user (`user_id`)."""
 
     name: str = Field(min_length=1, max_length=255)
-    user_id: int | None = Field(default=None, description="default: the caller")
+    user_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="default: the caller")
 
 
 class ApiKeyOut(_Out):
@@ -229,7 +238,9 @@ class RunListQuery(BaseModel):
 
     pipeline_uuid: str | None = None
     status: list[RunStatus] = Field(default=[], description="repeat for several statuses")
-    pipeline_schedule_id: int | None = Field(default=None, description="the trigger's id")
+    pipeline_schedule_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the trigger's id"
+    )
     since: datetime | None = Field(
         default=None, description="execution_date at or after this (ISO-8601; no offset = UTC)"
     )
@@ -238,6 +249,28 @@ class RunListQuery(BaseModel):
     )
     limit: int = Field(default=50, ge=0, le=MAX_PAGE)
     offset: int = Field(default=0, ge=0, le=2**31)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_8601_only(cls, value: Any) -> Any:
+        # pydantic would also take a number as a Unix time; the schema says date-time.
+        if isinstance(value, str):
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    "expected an ISO-8601 date-time, e.g. 2025-01-31T00:00:00Z"
+                ) from None
+        elif value is not None and not isinstance(value, datetime):
+            raise ValueError("expected an ISO-8601 date-time, e.g. 2025-01-31T00:00:00Z")
+        return value
+
+
+class RunCreate(_In):
+    """A run to queue now; a scheduler starts it."""
+
+    pipeline_uuid: str = Field(min_length=1, max_length=255)
+    variables: dict[str, Any] = Field(default={}, description="win over the pipeline's")
 
 
 class BlockRunOut(_Out):
@@ -268,6 +301,9 @@ class RunOut(_Out):
     started_at: datetime | None
     completed_at: datetime | None
     error: str | None
+    backfill_id: int | None
+    attempt: int
+    passed_sla: bool
     block_runs_by_status: dict[str, int]
 
 
@@ -286,6 +322,11 @@ class RunDetail(_Out):
     heartbeat_at: datetime | None
     error: str | None
     metrics: dict[str, Any]
+    backfill_id: int | None
+    attempt: int
+    start_after: datetime | None
+    claimed_by: str | None
+    passed_sla: bool
     block_runs: list[BlockRunOut]
 
 
@@ -342,3 +383,79 @@ class PreviewOut(BaseModel):
     columns: list[ColumnOut]
     rows: list[list[Any]]
     row_count: int | None
+
+
+# -- triggers -------------------------------------------------------------------------------
+
+
+class TriggerOut(_Out):
+    """A trigger (Mage's pipeline schedule). Its API token is never shown again."""
+
+    id: int
+    name: str
+    pipeline_uuid: str
+    schedule_type: ScheduleType
+    schedule_interval: str | None
+    start_time: datetime | None
+    timezone: str
+    status: TriggerStatus
+    variables: dict[str, Any]
+    sla: int | None = Field(description="seconds")
+    settings: dict[str, Any]
+    envs: list[str]
+    description: str | None
+    has_token: bool
+    last_enabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_as_stored(cls, value: Any) -> Any:
+        return value.to_json() if isinstance(value, TriggerSettings) else value
+
+
+class TriggerCreated(TriggerOut):
+    """A new trigger; an `api` trigger's `token` is shown this once."""
+
+    token: str | None
+
+
+class TriggerUpdate(_In):
+    """New values of some of a trigger's keys (Mage's `triggers.yaml` keys)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    schedule_type: ScheduleType | None = None
+    schedule_interval: str | None = None
+    timezone: str | None = None
+    start_time: datetime | None = None
+    status: TriggerStatus | None = None
+    variables: dict[str, Any] | None = None
+    sla: int | None = Field(default=None, gt=0)
+    settings: dict[str, Any] | None = None
+    envs: list[str] | None = None
+    description: str | None = None
+
+
+class TokenOut(BaseModel):
+    """A trigger's new API token, shown this once."""
+
+    token: str
+
+
+class ApiTriggerRun(BaseModel):
+    """The run an API trigger call asks for (Mage's body)."""
+
+    variables: dict[str, Any] = Field(default={}, description="win over the trigger's")
+
+
+class ApiTriggerRequest(BaseModel):
+    """Mage's body of an API trigger call: `{"pipeline_run": {"variables": {...}}}`."""
+
+    pipeline_run: ApiTriggerRun = Field(default_factory=ApiTriggerRun)
+
+
+class ApiTriggerResponse(BaseModel):
+    """Mage's answer to an API trigger call: the new, queued run."""
+
+    pipeline_run: RunDetail

@@ -7,10 +7,14 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from weir.errors import NotFoundError
 from weir.server.auth import Principal, Role
 from weir.server.context import Caller, Context, require_reader
+from weir.server.responses import ERROR_RESPONSES, Id
 from weir.server.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 
 router = APIRouter(
-    prefix="/api/api_keys", tags=["api keys"], dependencies=[Depends(require_reader)]
+    prefix="/api/api_keys",
+    tags=["api keys"],
+    dependencies=[Depends(require_reader)],
+    responses=ERROR_RESPONSES,
 )
 
 
@@ -36,7 +40,7 @@ def create_api_key(body: ApiKeyCreate, principal: Caller, context: Context) -> A
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_api_key(key_id: int, principal: Caller, context: Context) -> None:
+def delete_api_key(key_id: Id, principal: Caller, context: Context) -> None:
     """Revoke an API key; it stops working at once."""
     key = context.auth.get_api_key(key_id)
     if key.user_id != principal.user.id and not _is_owner(principal):

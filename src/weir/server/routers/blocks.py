@@ -1,6 +1,7 @@
 """Blocks of a pipeline and their code: `/api/pipelines/{pipeline_uuid}/blocks`.
 
-A block uuid may contain `/` (Mage's sub-folders), so it is the last path segment(s).
+A block uuid may contain `/` (Mage's sub-folders), so it is the last path segment(s), and the
+block's routes differ by method only: GET reads it, PUT replaces its code, DELETE removes it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, status
 from weir.server import project_files
 from weir.server.context import Context, require_reader
 from weir.server.project_files import BlockFile
+from weir.server.responses import ERROR_RESPONSES
 from weir.server.routers.pipelines import detail
 from weir.server.schemas import BlockCodeUpdate, BlockCreate, BlockOut, BlockSummary
 
@@ -17,6 +19,7 @@ router = APIRouter(
     prefix="/api/pipelines/{pipeline_uuid}/blocks",
     tags=["blocks"],
     dependencies=[Depends(require_reader)],
+    responses=ERROR_RESPONSES,
 )
 
 
@@ -51,7 +54,7 @@ def get_block(pipeline_uuid: str, block_uuid: str, context: Context) -> BlockOut
     return _out(project_files.read_block(context.project, pipeline_uuid, block_uuid))
 
 
-@router.put("/{block_uuid:path}/code")
+@router.put("/{block_uuid:path}")
 def update_block_code(
     pipeline_uuid: str, block_uuid: str, body: BlockCodeUpdate, context: Context
 ) -> BlockOut:

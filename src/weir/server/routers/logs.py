@@ -8,14 +8,15 @@ from fastapi import APIRouter, Depends, Query
 
 from weir.server import logs
 from weir.server.context import Context, require_reader
+from weir.server.responses import ERROR_RESPONSES, Id
 from weir.server.schemas import LogEntry, LogsOut
 
-router = APIRouter(tags=["logs"], dependencies=[Depends(require_reader)])
+router = APIRouter(tags=["logs"], dependencies=[Depends(require_reader)], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/pipeline_runs/{run_id}/logs")
 def get_logs(
-    run_id: int,
+    run_id: Id,
     context: Context,
     block_uuid: Annotated[str | None, Query(description="only this block's log")] = None,
     lines: Annotated[int, Query(ge=1, le=logs.MAX_LINES, description="the newest N")] = 100,

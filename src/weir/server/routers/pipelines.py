@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from weir.server import project_files
 from weir.server.context import Context, require_reader
 from weir.server.project_files import PipelineEntry
+from weir.server.responses import ERROR_RESPONSES
 from weir.server.schemas import (
     BlockSummary,
     PipelineCreate,
@@ -18,7 +19,10 @@ from weir.server.schemas import (
 )
 
 router = APIRouter(
-    prefix="/api/pipelines", tags=["pipelines"], dependencies=[Depends(require_reader)]
+    prefix="/api/pipelines",
+    tags=["pipelines"],
+    dependencies=[Depends(require_reader)],
+    responses=ERROR_RESPONSES,
 )
 
 

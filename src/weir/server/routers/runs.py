@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from weir.server import queries
-from weir.server.context import Context, require_reader
-from weir.server.responses import json_response
-from weir.server.schemas import BlockRunOut, Page, RunDetail, RunListQuery, RunOut
+from weir.server import operations, queries
+from weir.server.context import Caller, Context, require_reader
+from weir.server.responses import ERROR_RESPONSES, Id, json_response
+from weir.server.schemas import (
+    BlockRunOut,
+    Page,
+    RetryRequest,
+    RunCreate,
+    RunDetail,
+    RunListQuery,
+    RunOut,
+)
 
-router = APIRouter(tags=["runs"], dependencies=[Depends(require_reader)])
+router = APIRouter(tags=["runs"], dependencies=[Depends(require_reader)], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/pipeline_runs", response_model=Page[RunOut])
@@ -38,20 +46,41 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+@router.post("/api/pipeline_runs", status_code=status.HTTP_201_CREATED)
+def create_run(body: RunCreate, context: Context) -> RunDetail:
+    """Queue a run of a pipeline now; a scheduler starts it."""
+    return RunDetail.model_validate(
+        operations.queue_run(context, body.pipeline_uuid, body.variables)
+    )
+
+
+@router.post("/api/pipeline_runs/{run_id}/cancel")
+def cancel_run(run_id: Id, principal: Caller, context: Context) -> RunDetail:
+    """Cancel a run that has not ended (409 if it has); its worker is stopped."""
+    record = operations.cancel_run(context, run_id, principal.user.username)
+    return RunDetail.model_validate(record)
+
+
+@router.post("/api/pipeline_runs/{run_id}/retry", status_code=status.HTTP_201_CREATED)
+def retry_run(run_id: Id, body: RetryRequest, context: Context) -> RunDetail:
+    """Run a failed or cancelled run again: all of it, or from one block on (a new run)."""
+    return RunDetail.model_validate(operations.retry_run(context, run_id, body.block_uuid))
+
+
 @router.get("/api/pipeline_runs/{run_id}")
-def get_run(run_id: int, context: Context) -> RunDetail:
+def get_run(run_id: Id, context: Context) -> RunDetail:
     """One run with its block runs."""
     return RunDetail.model_validate(context.runs.get_pipeline_run(run_id))
 
 
 @router.get("/api/pipeline_runs/{run_id}/block_runs")
-def list_block_runs(run_id: int, context: Context) -> list[BlockRunOut]:
+def list_block_runs(run_id: Id, context: Context) -> list[BlockRunOut]:
     """The block runs of one run, in creation order."""
     run = context.runs.get_pipeline_run(run_id)
     return [BlockRunOut.model_validate(block_run) for block_run in run.block_runs]
 
 
 @router.get("/api/block_runs/{block_run_id}")
-def get_block_run(block_run_id: int, context: Context) -> BlockRunOut:
+def get_block_run(block_run_id: Id, context: Context) -> BlockRunOut:
     """One block run."""
     return BlockRunOut.model_validate(queries.get_block_run(context.runs.engine, block_run_id))

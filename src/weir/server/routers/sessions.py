@@ -1,4 +1,4 @@
-"""Signing in and out: `POST /api/sessions`, `DELETE /api/sessions/current`, `GET /api/users/me`."""
+"""Signing in and out, and who is signed in: `/api/sessions`, `/api/sessions/current`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from weir.errors import ConflictError
 from weir.server.context import Authenticated, Caller, Context
+from weir.server.responses import ERROR_RESPONSES
 from weir.server.schemas import SessionCreate, SessionOut, UserOut
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES)
 
 
 @router.post(
@@ -40,7 +41,7 @@ def sign_out(principal: Authenticated, context: Context) -> None:
     context.auth.logout(principal.credential_id)
 
 
-@router.get("/api/users/me")
+@router.get("/api/sessions/current")
 def who_am_i(principal: Caller) -> UserOut:
-    """The signed-in user."""
+    """The user whose session token or API key made this request."""
     return UserOut.model_validate(principal.user)

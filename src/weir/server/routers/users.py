@@ -5,9 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 
 from weir.server.context import Context, require_owner
+from weir.server.responses import ERROR_RESPONSES, Id
 from weir.server.schemas import UserCreate, UserOut, UserUpdate
 
-router = APIRouter(prefix="/api/users", tags=["users"], dependencies=[Depends(require_owner)])
+router = APIRouter(
+    prefix="/api/users",
+    tags=["users"],
+    dependencies=[Depends(require_owner)],
+    responses=ERROR_RESPONSES,
+)
 
 
 @router.get("")
@@ -23,19 +29,19 @@ def create_user(body: UserCreate, context: Context) -> UserOut:
 
 
 @router.get("/{user_id}")
-def get_user(user_id: int, context: Context) -> UserOut:
+def get_user(user_id: Id, context: Context) -> UserOut:
     """One user."""
     return UserOut.model_validate(context.auth.get_user(user_id))
 
 
 @router.patch("/{user_id}")
-def update_user(user_id: int, body: UserUpdate, context: Context) -> UserOut:
+def update_user(user_id: Id, body: UserUpdate, context: Context) -> UserOut:
     """Change a role or password (409 if it would leave no owner)."""
     user = context.auth.update_user(user_id, role=body.role, password=body.password)
     return UserOut.model_validate(user)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_user(user_id: int, context: Context) -> None:
+def delete_user(user_id: Id, context: Context) -> None:
     """Remove a user, their sessions and API keys (409 for the last owner)."""
     context.auth.delete_user(user_id)
