@@ -83,7 +83,8 @@ def default_hooks(reference: str = ALERTS_HOOK) -> list[Hook]:
         reference: `module:function` to load.
 
     Returns:
-        `[function]` when the module exists, else `[]`.
+        `[function]` when the module exists, else `[]` (also, with an error logged, when it
+        exists but cannot be imported or lacks the function).
     """
     module_name, _, function_name = reference.partition(":")
     try:
@@ -92,7 +93,12 @@ def default_hooks(reference: str = ALERTS_HOOK) -> list[Hook]:
         found = False
     if not found:
         return []
-    hook: Hook = getattr(importlib.import_module(module_name), function_name)
+    try:
+        hook: Hook = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        # A broken alerts module must not stop runs from being scheduled.
+        _log.error("alerts hook %s could not be loaded, alerts are off: %s", reference, exc)
+        return []
     return [hook]
 
 

@@ -111,14 +111,20 @@ def start_scheduler(
     root: Path, database_url: str, *extra: str, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """`weir scheduler` as a child process in a session of its own (so tests can kill it)."""
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "weir.cli", "scheduler", str(root), *extra],
-        env={**os.environ, "WEIR_DATABASE_URL": database_url},
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
+    command = [sys.executable, "-m", "weir.cli", "scheduler", str(root), *extra]
+    environment = {**os.environ, "WEIR_DATABASE_URL": database_url}
+    if log is None:
+        return subprocess.Popen(
+            command,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            command, env=environment, stdout=out, stderr=out, start_new_session=True
+        )
 
 
 def children_of(pid: int) -> list[int]:
