@@ -42,6 +42,7 @@ class Target:
     destination: Destination
     read: Callable[[str], list[dict[str, Any]]]
     columns: Callable[[str], dict[str, str]]
+    tables: Callable[[], list[str]]
 
 
 def _normalise(row: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +76,13 @@ def target(request, pg, conninfo, tmp_path: Path) -> Target:
                 ).fetchall()
             )
 
-        return Target(PostgresDestination(conninfo, schema=DEST_SCHEMA), read, columns)
+        def tables() -> list[str]:
+            found = pg.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (DEST_SCHEMA,)
+            )
+            return [r[0] for r in found.fetchall()]
+
+        return Target(PostgresDestination(conninfo, schema=DEST_SCHEMA), read, columns, tables)
 
     path = tmp_path / "warehouse.duckdb"
 
@@ -95,7 +102,16 @@ def target(request, pg, conninfo, tmp_path: Path) -> Target:
                 ).fetchall()
             )
 
-    return Target(DuckDBDestination(path, schema=DEST_SCHEMA), read_duck, columns_duck)
+    def tables_duck() -> list[str]:
+        with duckdb.connect(str(path)) as conn:
+            found = conn.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1",
+                [DEST_SCHEMA],
+            )
+            return [r[0] for r in found.fetchall()]
+
+    destination = DuckDBDestination(path, schema=DEST_SCHEMA)
+    return Target(destination, read_duck, columns_duck, tables_duck)
 
 
 def make_items(pg, count: int = 12) -> None:
@@ -161,6 +177,7 @@ def test_full_table_failure_keeps_the_previous_table(pg, conninfo, target):
     with pytest.raises(SyncFailedError, match="connection reset"):
         run_sync(_DyingSource(conninfo), target.destination, catalog(source), batch_size_rows=3)
     assert target.read("items") == before
+    assert target.tables() == ["_weir_state", "items"]  # no staging table left behind
 
 
 class _DyingSource(PostgresSource):

@@ -1,12 +1,15 @@
 """DuckDB destination: Arrow batches inserted straight from memory, one file database.
 
-Each batch is registered with DuckDB as an Arrow table (no copy, no text) and inserted with
-`INSERT ... SELECT`. REPLACE fills a staging table batch by batch (DuckDB holds uncommitted rows
-in memory, so one transaction would grow with the table), then drops the old table and renames
-the staging table in one transaction; a failed load drops the staging table and leaves the old
-table as it was. APPEND inserts; MERGE_UPDATE / MERGE_IGNORE run `MERGE INTO` matched on
-the merge keys (`IS NOT DISTINCT FROM`), keeping the last row of a key within a batch. Each of
-those batches commits together with its bookmark row in `<schema>._weir_state`.
+Batches reach DuckDB as Arrow data (no copy to text). REPLACE streams every batch into a staging
+table with one `INSERT ... SELECT` over an Arrow stream (DuckDB writes full row groups to the
+file as they fill, so memory stays flat; separate inserts in one transaction would hold the
+whole load in memory), then drops the old table and renames the staging table in one
+transaction; a failed load drops the staging table and leaves the old table as it was
+(`on_batch` is then called from DuckDB's scan thread).
+
+APPEND inserts; MERGE_UPDATE / MERGE_IGNORE run `MERGE INTO` matched on the merge keys
+(`IS NOT DISTINCT FROM`), keeping the last row of a key within a batch. Each of those batches
+commits together with its bookmark row in `<schema>._weir_state`.
 
 Weir creates DuckDB tables without a primary key: `MERGE INTO` needs none, and DuckDB's index
 would block the later `ALTER TABLE`s that schema evolution needs.
@@ -50,7 +53,7 @@ from weir.integration.base import (
     TableSpec,
     WriteDisposition,
 )
-from weir.integration.columns import Column, ColumnKind
+from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import ConnectorConfigError, DestinationError
 from weir.integration.schema_change import plan_table_change
 
@@ -206,17 +209,18 @@ class DuckDBDestination(Destination):
             f"INSERT INTO {stage} SELECT {_select_list(spec.columns)}, now(), "
             f"{int(spec.version or 0)} FROM {_BATCH_VIEW}"
         )
-        rows = 0
-        bookmark: Mapping[str, Any] | None = None
+        feed = _Feed(batches, notify)
         try:
-            # Committed batch by batch: DuckDB keeps uncommitted rows in memory. The staging
-            # table is not the target, so the old table stays whole until the swap below.
-            for batch in batches:
-                with _registered(conn, batch.records):
-                    conn.execute(insert)
-                rows += batch.records.num_rows
-                bookmark = batch.bookmark if batch.bookmark is not None else bookmark
-                notify(batch.records.num_rows)
+            # One INSERT reads every batch through an Arrow stream: DuckDB writes full row
+            # groups to the file as they fill instead of holding the load in memory.
+            conn.register(_BATCH_VIEW, feed.reader(arrow_schema(spec.columns)))
+            try:
+                conn.execute(insert)
+            except duckdb.Error:
+                feed.reraise()
+                raise
+            conn.unregister(_BATCH_VIEW)
+            rows, bookmark = feed.rows, feed.bookmark
             conn.begin()
             conn.execute(f"DROP TABLE IF EXISTS {self._name(spec.table)}")
             conn.execute(f"ALTER TABLE {stage} RENAME TO {quote(spec.table)}")
@@ -364,6 +368,44 @@ class DuckDBDestination(Destination):
             stream=stream,
             retriable=retriable,
         )
+
+
+class _Feed:
+    """Hands batches to DuckDB as an Arrow stream, counting rows and keeping the bookmark.
+
+    An exception raised while producing a batch (a source error) reaches DuckDB as text;
+    `reraise` raises the original instead, so its type and retriability survive.
+    """
+
+    def __init__(self, batches: Iterable[LoadBatch], notify: Callable[[int], None]) -> None:
+        self._batches, self._notify = batches, notify
+        self.rows = 0
+        self.bookmark: Mapping[str, Any] | None = None
+        self._error: BaseException | None = None
+        self._pending = 0
+
+    def reader(self, schema: pa.Schema) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(schema, self._records())
+
+    def _records(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self._batches:
+                # DuckDB asks for the next batch once it has inserted the previous one.
+                if self._pending:
+                    self._notify(self._pending)
+                self._pending = batch.records.num_rows
+                self.rows += batch.records.num_rows
+                self.bookmark = batch.bookmark if batch.bookmark is not None else self.bookmark
+                yield batch.records
+            if self._pending:
+                self._notify(self._pending)
+        except BaseException as exc:
+            self._error = exc
+            raise
+
+    def reraise(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def _drop_quietly(conn: duckdb.DuckDBPyConnection, table: str) -> None:
