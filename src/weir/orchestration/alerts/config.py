@@ -37,6 +37,8 @@ Mage exactly as by Weir):
   environment variable `MAGE_PUBLIC_HOST` is used (Mage's setting), else messages carry no link.
 - `alert_on` inside a channel's settings: that channel fires only for those events.
 - `smtp_ca_file` and `smtp_timeout` in `email_config`.
+- `delivery`: `timeout_seconds` (10), `attempts` (3), `backoff_seconds` (1, doubled per try),
+  `max_backoff_seconds` (30) for every channel (`weir.orchestration.alerts.delivery`).
 
 Values of the channel settings are rendered with Jinja before use, with `env_var(name)` and
 `env_var(name, default)` as in `io_config.yaml`. A variable that is not set and has no default
@@ -58,6 +60,7 @@ import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from weir.errors import ConfigError
+from weir.orchestration.alerts.delivery import DeliveryPolicy
 from weir.project.project import PROJECT_METADATA_FILE, Project
 from weir.project.yaml_files import read_yaml_mapping
 
@@ -239,6 +242,7 @@ class NotificationConfig(BaseModel):
         channels: the usable channels, in a fixed order: slack, teams, webhooks, email.
         message_templates: the project's message templates.
         base_url: the UI's address for links to a run, without a trailing slash; else None.
+        delivery: timeouts and retries for every channel.
         problems: why parts of the config were ignored (a bad channel, an unknown `alert_on`
             value, an unset environment variable); logged by the caller.
     """
@@ -249,6 +253,7 @@ class NotificationConfig(BaseModel):
     channels: tuple[ChannelConfig, ...] = ()
     message_templates: MessageTemplates = MessageTemplates()
     base_url: str | None = None
+    delivery: DeliveryPolicy = DeliveryPolicy()
     problems: tuple[str, ...] = ()
 
     def channels_for(self, event: AlertOn) -> list[ChannelConfig]:
@@ -307,7 +312,7 @@ def _section(settings: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
 
 
 def parse_notification_config(
-    data: Mapping[str, Any], *, where: str = "notification_config"
+    data: Mapping[str, Any], *, where: str = "metadata.yaml"
 ) -> NotificationConfig:
     """Parse a `notification_config` mapping; bad parts are set aside, not raised.
 
@@ -345,6 +350,9 @@ def parse_notification_config(
         channels=tuple(channels),
         message_templates=templates,
         base_url=_base_url(data.get("base_url")),
+        delivery=_delivery(
+            data.get("delivery"), f"{where}: notification_config.delivery", problems
+        ),
         problems=tuple(problems),
     )
 
@@ -404,6 +412,26 @@ def _templates(raw: Any, where: str, problems: list[str]) -> MessageTemplates:
             "Weir's default messages are used"
         )
         return MessageTemplates()
+
+
+def _delivery(raw: Any, label: str, problems: list[str]) -> DeliveryPolicy:
+    default = DeliveryPolicy()
+    if raw is None:
+        return default
+    known = {"timeout_seconds", "attempts", "backoff_seconds", "max_backoff_seconds"}
+    if not isinstance(raw, Mapping) or not set(raw) <= known:
+        problems.append(f"{label} must be a mapping with keys among {sorted(known)}; defaults used")
+        return default
+    try:
+        return DeliveryPolicy(
+            timeout_seconds=float(raw.get("timeout_seconds", default.timeout_seconds)),
+            attempts=int(raw.get("attempts", default.attempts)),
+            backoff_seconds=float(raw.get("backoff_seconds", default.backoff_seconds)),
+            max_backoff_seconds=float(raw.get("max_backoff_seconds", default.max_backoff_seconds)),
+        )
+    except (TypeError, ValueError) as error:
+        problems.append(f"{label}: {error}; defaults used")
+        return default
 
 
 def _base_url(raw: Any) -> str | None:

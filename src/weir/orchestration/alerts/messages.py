@@ -15,7 +15,8 @@ Templates are Jinja2 (sandboxed; an undefined name is an error) with these names
 | `started_at`, `completed_at` | when it started and ended (UTC `datetime`s), else None |
 | `duration_seconds`, `duration` | its duration in seconds (float), and as text (`2 min 5 s`) |
 | `attempt`, `will_retry` | the run's attempt (1 = first); another attempt is queued |
-| `error`, `stacktrace` | why it failed (the run's error, else the first failed block's), the first failed block's traceback |
+| `error` | why it failed: the run's error, else the first failed block's |
+| `stacktrace` | the first failed block's traceback, else None |
 | `failed_blocks`, `block_errors` | uuids of the failed blocks; block uuid -> error |
 | `sla_seconds`, `sla_deadline` | the trigger's SLA and the time it passed, else None |
 | `pipeline_run_url` | a link to the run when `base_url` (or `MAGE_PUBLIC_HOST`) is set, else None |
@@ -83,7 +84,7 @@ _FACTS = (
     "{% if will_retry %}; another attempt is queued{% endif %}\n"
 )
 _ERRORS = (
-    "{% if error %}Error: {{ error }}\n{% endif %}"
+    "{% if error and error not in block_errors.values() %}Error: {{ error }}\n{% endif %}"
     "{% for block in failed_blocks %}"
     "{% if loop.first %}Failed blocks:\n{% endif %}- {{ block }}: {{ block_errors[block] }}\n"
     "{% endfor %}"
@@ -104,8 +105,9 @@ DEFAULT_TEMPLATES: Final = {
     AlertKind.PASSED_SLA: MessageTemplate(
         title="SLA missed for pipeline {{ pipeline_uuid }}",
         summary=(
-            f"SLA missed for {_RUN}: not done {{{{ sla_seconds }}}} s after it"
-            "{% if sla_deadline %} (due by `{{ sla_deadline }}`){% endif %}."
+            f"SLA missed for {_RUN}"
+            "{% if sla_seconds %}: not done {{ sla_seconds }} s after it"
+            " (due by `{{ sla_deadline }}`){% endif %}."
         ),
         details=_FACTS + _LINK,
     ),
@@ -206,9 +208,7 @@ def format_duration(seconds: float | None) -> str | None:
     return f"{hours} h {minutes} min"
 
 
-def render_alert(
-    kind: AlertKind, context: Mapping[str, Any], config: NotificationConfig
-) -> Alert:
+def render_alert(kind: AlertKind, context: Mapping[str, Any], config: NotificationConfig) -> Alert:
     """Render an alert's title, summary and details.
 
     Args:
@@ -224,7 +224,9 @@ def render_alert(
     default = DEFAULT_TEMPLATES[kind]
     values = dict(context)
     for part in ("title", "summary", "details"):
-        values[part] = _render_part(kind, part, getattr(custom, part), getattr(default, part), values)
+        values[part] = _render_part(
+            kind, part, getattr(custom, part), getattr(default, part), values
+        )
     return Alert(
         kind=kind,
         title=" ".join(values["title"].split()),  # one line: a subject or a header
