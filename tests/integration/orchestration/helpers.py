@@ -1,4 +1,4 @@
-"""A project whose pipelines exercise the scheduler: quick, slow, flaky, crashing, limited."""
+"""A project whose pipelines exercise the scheduler: quick, slow, stalling, flaky, crashing..."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ def flaky(*args, **kwargs):
     return 1
 """
 
+STALL = """
+import time
+from pathlib import Path
+
+@data_loader
+def stall(*args, **kwargs):
+    # Hangs on a run's first attempt only, so a retry of it completes at once.
+    marker = Path(__file__).resolve().parents[1] / f"stalled-{kwargs['pipeline_run_id']}"
+    if not marker.exists():
+        marker.touch()
+        time.sleep(120)
+    return 1
+"""
+
 CRASH = """
 import os
 
@@ -81,6 +95,7 @@ def scheduler_project(root: Path) -> Path:
         retry_config={"retries": 2, "delay": 0},
     )
     write_project(root, "crashy", [BlockDef("crash", CRASH, type="data_loader")])
+    write_project(root, "stall", [BlockDef("stall", STALL, type="data_loader")])
     write_project(
         root,
         "limited",
