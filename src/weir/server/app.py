@@ -10,6 +10,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final
 
 from fastapi import FastAPI, Request
@@ -35,6 +36,7 @@ from weir.server.middleware import SingleValuedQuery
 from weir.server.routers import (
     api_keys,
     api_triggers,
+    backfills,
     blocks,
     logs,
     metrics,
@@ -45,6 +47,7 @@ from weir.server.routers import (
     triggers,
     users,
 )
+from weir.server.scheduler_process import heartbeat_path, read_heartbeat
 
 __all__ = ["ERROR_STATUS", "create_app"]
 
@@ -64,10 +67,6 @@ API_VERSION: Final = "1"
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _no_heartbeat() -> datetime | None:
-    return None
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
@@ -122,7 +121,7 @@ def create_app(
         auth=AuthStore(run_store.engine, clock=clock),
         triggers=TriggerStore(run_store.engine, clock=clock),
         clock=clock,
-        scheduler_heartbeat=_no_heartbeat,
+        scheduler_heartbeat=partial(read_heartbeat, heartbeat_path(project.data_dir)),
     )
 
     @asynccontextmanager
@@ -144,6 +143,6 @@ def create_app(
     app.add_exception_handler(405, _method_not_allowed)
     app.add_middleware(SingleValuedQuery)
     routers = (sessions, users, api_keys, pipelines, blocks, triggers, api_triggers, runs)
-    for module in (*routers, logs, outputs, metrics):
+    for module in (*routers, backfills, logs, outputs, metrics):
         app.include_router(module.router)
     return app

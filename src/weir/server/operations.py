@@ -25,6 +25,7 @@ from weir.errors import (
     RunConflictError,
     RunStateError,
 )
+from weir.orchestration.backfill import BackfillRecord, create_backfill
 from weir.orchestration.queue import enqueue_run
 from weir.orchestration.triggers import TriggerRecord, TriggerSpec, TriggerStore
 from weir.orchestration.triggers_yaml import editing_triggers
@@ -41,6 +42,7 @@ __all__ = [
     "queue_run",
     "retry_run",
     "set_trigger_active",
+    "start_backfill",
     "update_trigger",
 ]
 
@@ -221,3 +223,25 @@ def set_trigger_active(context: ServerContext, trigger_id: int, active: bool) ->
     current = context.triggers.get(trigger_id)
     with _editing(context, current.pipeline_uuid) as triggers:
         return triggers.set_active(trigger_id, active)
+
+
+def start_backfill(
+    context: ServerContext, pipeline_uuid: str, fields: Mapping[str, Any]
+) -> BackfillRecord:
+    """Record a backfill and queue one run per interval (`weir.orchestration.create_backfill`).
+
+    Args:
+        context: the server's stores.
+        pipeline_uuid: the pipeline.
+        fields: `create_backfill`'s keyword arguments (`start`, `end`, `interval_type`, ...).
+
+    Raises:
+        NotFoundError: no such pipeline.
+        ConfigError: the dates, interval or time zone are wrong, or it would make more than
+            `MAX_BACKFILL_RUNS` runs.
+    """
+    pipeline = _pipeline(context, pipeline_uuid)
+    try:
+        return create_backfill(context.runs, pipeline, **fields)
+    except ValueError as exc:
+        raise ConfigError(f"backfill of pipeline '{pipeline_uuid}': {exc}") from None

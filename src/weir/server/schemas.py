@@ -9,7 +9,7 @@ is asked. Datetimes are ISO-8601 in UTC. Lists that can grow without bound are p
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,6 +26,9 @@ __all__ = [
     "ApiTriggerRequest",
     "ApiTriggerResponse",
     "ApiTriggerRun",
+    "BackfillCancel",
+    "BackfillCreate",
+    "BackfillOut",
     "BlockCodeUpdate",
     "BlockCreate",
     "BlockOut",
@@ -459,3 +462,46 @@ class ApiTriggerResponse(BaseModel):
     """Mage's answer to an API trigger call: the new, queued run."""
 
     pipeline_run: RunDetail
+
+
+# -- backfills ------------------------------------------------------------------------------
+
+
+class BackfillCreate(_In):
+    """A backfill: one queued run per interval from `start_datetime` to `end_datetime`.
+
+    Each run's execution date is its interval's start; its variables get
+    `interval_start_datetime` and `interval_end_datetime` (Mage's names).
+    """
+
+    pipeline_uuid: str = Field(min_length=1, max_length=255)
+    start_datetime: datetime = Field(description="the first interval's start (no offset: timezone)")
+    end_datetime: datetime = Field(description="the last interval starts at or before this")
+    interval_type: Literal["second", "minute", "hour", "day", "week", "month", "year"] = "day"
+    interval_units: int = Field(default=1, ge=1, le=10_000)
+    variables: dict[str, Any] = {}
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    timezone: str = Field(default="UTC", max_length=64, description="IANA zone of the intervals")
+
+
+class BackfillCancel(_In):
+    """How far a cancellation goes."""
+
+    include_running: bool = Field(default=False, description="also stop its running runs")
+
+
+class BackfillOut(_Out):
+    """A backfill and how its runs stand (`run_counts` by status)."""
+
+    id: int
+    name: str
+    pipeline_uuid: str
+    start_datetime: datetime
+    end_datetime: datetime
+    interval_type: str
+    interval_units: int
+    variables: dict[str, Any]
+    status: Literal["running", "completed", "failed", "cancelled"]
+    run_counts: dict[str, int]
+    created_at: datetime
+    updated_at: datetime

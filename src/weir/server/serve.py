@@ -1,10 +1,13 @@
 """`weir start`: the HTTP API under uvicorn, with the scheduler beside it, until stopped.
 
-The scheduler runs in a child process of its own (`weir.orchestration` forks a worker per run,
-and forking from a process full of server threads is unsafe; a separate process also keeps its
-loop's CPU off the API's GIL). SIGINT or SIGTERM stops uvicorn gracefully (in-flight requests
-finish), then the scheduler is asked to stop (SIGTERM) and given `SCHEDULER_STOP_SECONDS`
-before it is killed.
+The scheduler runs in a child process of its own (`weir.server.scheduler_process`, which beats
+a heartbeat file for `/metrics`): the scheduler forks a worker per run, and forking from a
+process full of server threads is unsafe; a separate process also keeps its loop's CPU off the
+API's GIL. If the server is killed with SIGKILL the scheduler lives on; a second one started
+later is safe (schedulers share work through the database).
+
+SIGINT or SIGTERM stops uvicorn gracefully (in-flight requests finish), then the scheduler is
+asked to stop (SIGTERM) and given `SCHEDULER_STOP_SECONDS` before it is killed.
 
 First start: when the metadata database has no owner yet, an owner named `admin` is created
 with a generated password, printed once on stdout. Weir never has a default password.
@@ -17,6 +20,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
@@ -80,10 +85,10 @@ def announce_first_owner(owner: FirstOwner, out: TextIO) -> None:
 
 
 def start_scheduler(project: Path, database_url: str) -> subprocess.Popen[bytes]:
-    """Start `weir scheduler PROJECT` as a child process on the same metadata database."""
+    """Start the scheduler (`weir.server.scheduler_process`) on the same metadata database."""
     environment = {**os.environ, "WEIR_DATABASE_URL": database_url}
     return subprocess.Popen(
-        [sys.executable, "-m", "weir.cli", "scheduler", os.fspath(project)],
+        [sys.executable, "-m", "weir.server.scheduler_process", os.fspath(project)],
         env=environment,
     )
 
@@ -138,9 +143,29 @@ def serve(
     if owner is not None:
         announce_first_owner(owner, out)
     child = start_scheduler(context.project.root, context.database_url) if scheduler else None
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
     try:
-        config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
-        uvicorn.Server(config).run()
+        with _signals_end_serving():
+            uvicorn.Server(config).run()
     finally:
         if child is not None:
             stop_scheduler(child)
+
+
+@contextmanager
+def _signals_end_serving() -> Iterator[None]:
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the
+    # handler that was there before it. Make that handler a no-op, so the signal ends serving
+    # and `serve` still stops the scheduler and returns, instead of the process dying at once.
+    received: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda number, _frame: received.append(number))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            _log.info("stopped by signal %s", signal.Signals(received[0]).name)
