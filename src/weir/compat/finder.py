@@ -7,8 +7,8 @@ module named `mage_ai...` holding the public names (`__all__`) of the Weir modul
 `mage_ai.io.postgres.Postgres is weir.compat.mage.io.postgres.Postgres`.
 
 - It is installed only when no real `mage_ai` is importable (`install_mage_compat`): with Mage
-  installed, Mage's own modules are used. Being last on `sys.meta_path`, it also never shadows a
-  `mage_ai` installed after it was installed.
+  installed, Mage's own modules are used. Being last on `sys.meta_path`, it also yields to a
+  `mage_ai` that becomes importable later (unless a stand-in was already imported).
 - Any other `mage_ai.x` raises `ModuleNotFoundError` naming the module and listing the supported
   ones, so a block using a part of Mage Weir does not implement fails at import with a clear reason.
 - Targets are named, not imported, here: this module is imported by `weir.blocks` and must stay
