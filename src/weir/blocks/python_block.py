@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,7 +40,13 @@ def execute_python_block(request: BlockRequest) -> BlockResult:
             is in the message's tail).
         BlockTestError: a `@test` function failed.
     """
-    module = load_block_module(request.block_uuid, request.file_path, request.project_root)
+    module = load_block_module(
+        request.block_uuid,
+        request.file_path,
+        request.project_root,
+        pipeline_uuid=request.pipeline_uuid,
+        pipeline_run_id=request.pipeline_run_id,
+    )
     main, tests = find_block_functions(module, request.block_uuid, request.file_path)
     arguments = [upstream.value for upstream in request.upstream]
     keywords = block_keywords(request)
@@ -48,17 +55,31 @@ def execute_python_block(request: BlockRequest) -> BlockResult:
     return BlockResult(outputs=outputs)
 
 
-def load_block_module(block_uuid: str, file_path: Path, project_root: Path) -> ModuleType:
+def load_block_module(
+    block_uuid: str,
+    file_path: Path,
+    project_root: Path,
+    *,
+    pipeline_uuid: str | None = None,
+    pipeline_run_id: int | None = None,
+) -> ModuleType:
     """Import a block file as a fresh module with the decorators pre-bound.
 
     The project root is put on `sys.path` so `from utils.x import y` and Mage's
-    `from default_repo.utils...` style imports of the project's own code work, and the thread is
-    bound to the project (`weir.compat`) so Mage's `mage_ai...` imports and `get_repo_path()` work.
+    `from default_repo.utils...` style imports of the project's own code work (modules of another
+    project loaded earlier in this process are forgotten first, so two projects' `utils` never
+    mix), and the thread is bound to the block's project, pipeline and run (`weir.compat`) so
+    Mage's `mage_ai...` imports, `get_repo_path()` and `get_variable()` work.
     """
     if not file_path.is_file():
         raise BlockLoadError(block_uuid, f"code file not found: {file_path}")
     _ensure_importable(project_root)
-    enter_block_context(project_root, block_uuid=block_uuid)
+    enter_block_context(
+        project_root,
+        block_uuid=block_uuid,
+        pipeline_uuid=pipeline_uuid,
+        pipeline_run_id=pipeline_run_id,
+    )
     name = f"weir_block_{block_uuid.replace('/', '_').replace('-', '_')}"
     spec = importlib.util.spec_from_file_location(name, file_path)
     if spec is None or spec.loader is None:
@@ -200,12 +221,35 @@ def _fit_signature(
     return arguments, {key: value for key, value in keywords.items() if key in named}
 
 
+_importable_roots: list[Path] = []
+_importable_lock = threading.Lock()
+
+
 def _ensure_importable(project_root: Path) -> None:
     # The root makes `utils.*` importable; its parent makes `<project_name>.utils.*` importable,
     # which is how Mage's generated code imports project modules.
-    for folder in (str(project_root), str(project_root.parent)):
-        if folder not in sys.path:
+    root = project_root.resolve()
+    with _importable_lock:
+        for other in [r for r in _importable_roots if r != root]:
+            _forget_project(other)
+        if root not in _importable_roots:
+            _importable_roots.append(root)
+        for folder in (str(root), str(root.parent)):
+            if folder in sys.path:
+                sys.path.remove(folder)
             sys.path.insert(0, folder)
+
+
+def _forget_project(root: Path) -> None:
+    """Drop another project's folders from sys.path and its modules from sys.modules."""
+    _importable_roots.remove(root)
+    for folder in (str(root), str(root.parent)):
+        while folder in sys.path:
+            sys.path.remove(folder)
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and Path(location).is_relative_to(root):
+            del sys.modules[name]
 
 
 def _summary(exc: BaseException) -> str:

@@ -186,3 +186,21 @@ def test_normalize_outputs_follows_mage() -> None:
     assert normalize_outputs(None) == ()
     assert normalize_outputs((1, 2)) == (1, 2)
     assert normalize_outputs([1, 2]) == ([1, 2],)
+
+
+def test_two_projects_never_share_their_utils(tmp_path: Path) -> None:
+    code = """
+        from utils.which import NAME
+
+        @data_loader
+        def load(*args, **kwargs):
+            return NAME
+    """
+    outputs = []
+    for name in ("first", "second", "first"):
+        root = tmp_path / name
+        (root / "utils").mkdir(parents=True, exist_ok=True)
+        (root / "utils" / "__init__.py").write_text("")
+        (root / "utils" / "which.py").write_text(f"NAME = {name!r}\n")
+        outputs.append(execute_python_block(_request(root, code)).outputs)
+    assert outputs == [("first",), ("second",), ("first",)]
