@@ -39,6 +39,7 @@ def test_the_context_holds_the_runs_fields() -> None:
     assert (context["attempt"], context["will_retry"]) == (2, True)
     assert context["failed_blocks"] == ["clean"]  # upstream_failed blocks are not failures
     assert context["error"] == "block 'clean': ValueError: x < 0 & y > 1"
+    assert context["reason"] == "block 'clean': ValueError: x < 0 & y > 1"
     assert context["stacktrace"] == "Traceback of clean"
     assert (context["sla_seconds"], context["sla_deadline"]) == (600, T0 + timedelta(minutes=10))
     assert context["pipeline_run_url"] == "http://ui:6789/pipelines/etl/runs/7"
@@ -49,6 +50,11 @@ def test_the_runs_own_error_wins_and_no_trigger_is_fine() -> None:
         AlertKind.FAILURE, "proj", failed_run(error="worker killed", schedule_id=None), None
     )
     assert context["error"] == "worker killed"
+    assert context["reason"] == "block 'clean': ValueError: x < 0 & y > 1"  # the block's says more
+    no_blocks = run_record(error="\n worker killed by signal 9\nblock runs failed")
+    assert alert_context(AlertKind.FAILURE, "p", no_blocks, None)["reason"] == (
+        "worker killed by signal 9"
+    )
     assert context["pipeline_schedule_id"] is context["trigger_name"] is None
     assert context["pipeline_run_url"] is None
 

@@ -112,7 +112,8 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         `weir.orchestration.alerts.messages`) without the derived text fields: `project`,
         `pipeline_uuid`, `pipeline_run_id`, `pipeline_schedule_id`, `trigger_name`, `status`,
         `execution_date`, `started_at`, `completed_at` (ISO 8601, UTC, or null),
-        `duration_seconds`, `attempt`, `will_retry`, `error`, `stacktrace`, `failed_blocks`,
+        `duration_seconds`, `attempt`, `will_retry`, `error`, `reason`, `stacktrace`,
+        `failed_blocks`,
         `block_errors`, `sla_seconds`, `sla_deadline`, `pipeline_run_url`.
     """
     skip = {"event", "execution_time", "duration", "pipeline_schedule_name", "title", "summary"}

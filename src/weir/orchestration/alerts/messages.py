@@ -16,6 +16,7 @@ Templates are Jinja2 (sandboxed; an undefined name is an error) with these names
 | `duration_seconds`, `duration` | its duration in seconds (float), and as text (`2 min 5 s`) |
 | `attempt`, `will_retry` | the run's attempt (1 = first); another attempt is queued |
 | `error` | why it failed: the run's error, else the first failed block's |
+| `reason` | one line: the first failed block's error, else the run's (its first line) |
 | `stacktrace` | the first failed block's traceback, else None |
 | `failed_blocks`, `block_errors` | uuids of the failed blocks; block uuid -> error |
 | `sla_seconds`, `sla_deadline` | the trigger's SLA and the time it passed, else None |
@@ -99,7 +100,7 @@ DEFAULT_TEMPLATES: Final = {
     ),
     AlertKind.FAILURE: MessageTemplate(
         title="Failed to run pipeline {{ pipeline_uuid }}",
-        summary=f"Failed to run {_RUN}.{{% if error %}} Error: {{{{ error }}}}{{% endif %}}",
+        summary=f"Failed to run {_RUN}.{{% if reason %}} Error: {{{{ reason }}}}{{% endif %}}",
         details=_FACTS + _ERRORS + _LINK,
     ),
     AlertKind.PASSED_SLA: MessageTemplate(
@@ -184,6 +185,7 @@ def alert_context(
         "attempt": run.attempt,
         "will_retry": will_retry,
         "error": run.error or next(iter(block_errors.values()), None),
+        "reason": _first_line(next(iter(block_errors.values()), None) or run.error),
         "stacktrace": next((b.traceback for b in failed if b.traceback), None),
         "failed_blocks": list(block_errors),
         "block_errors": block_errors,
@@ -193,6 +195,10 @@ def alert_context(
             f"{base_url}/pipelines/{run.pipeline_uuid}/runs/{run.id}" if base_url else None
         ),
     }
+
+
+def _first_line(text: str | None) -> str | None:
+    return text.strip().splitlines()[0] if text and text.strip() else None
 
 
 def format_duration(seconds: float | None) -> str | None:

@@ -78,10 +78,12 @@ def send_email(config: EmailConfig, alert: Alert, *, timeout: float) -> None:
         if 400 <= error.smtp_code < 500:
             raise TransientDeliveryError(reason) from error
         raise DeliveryError(reason) from error
-    except (smtplib.SMTPServerDisconnected, OSError) as error:
-        raise TransientDeliveryError(f"connection failed: {error!r}") from error
-    except smtplib.SMTPException as error:
+    except smtplib.SMTPServerDisconnected as error:
+        raise TransientDeliveryError(f"the server hung up: {error}") from error
+    except smtplib.SMTPException as error:  # before OSError, its base class
         raise DeliveryError(str(error)) from error
+    except OSError as error:
+        raise TransientDeliveryError(f"connection failed: {error!r}") from error
     if refused:
         raise DeliveryError(f"some recipients were refused (the others got it): {refused}")
 
