@@ -196,3 +196,13 @@ def test_delivery_settings() -> None:
         config = parse_notification_config({"delivery": bad})
         assert config.delivery == DeliveryPolicy()
         assert reason in config.problems[0]
+
+
+def test_a_broken_pipeline_file_still_leaves_the_projects_config(tmp_path: Path) -> None:
+    project = write_alert_project(tmp_path, {"webhook_config": {"url": "https://project"}})
+    (tmp_path / "pipelines" / "etl" / "metadata.yaml").write_text("blocks: [\n")
+    config = load_notification_config(project, "etl")
+    assert [c.kind for c in config.channels] == ["webhook"]
+    (problem,) = config.problems
+    assert "malformed YAML" in problem
+    assert problem.endswith("the pipeline's own notification_config is ignored")

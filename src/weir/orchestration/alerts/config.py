@@ -283,7 +283,9 @@ def load_notification_config(
         The config; without a `notification_config`, one with no channels.
 
     Raises:
-        ConfigError: a `notification_config` is not a mapping (names the file).
+        ConfigError: the project's `notification_config` is not a mapping (names the file). A
+            pipeline file that cannot be read, or whose `notification_config` is not a mapping,
+            is reported in `problems` instead, so that a broken pipeline's failure still alerts.
     """
     project_file = project.root / PROJECT_METADATA_FILE
     try:
@@ -291,12 +293,21 @@ def load_notification_config(
     except ConfigError:
         settings = project.settings
     merged = dict(_section(settings, project_file))
-    if pipeline_uuid is not None:
-        pipeline_file = project.pipeline_dir(pipeline_uuid) / PROJECT_METADATA_FILE
-        if pipeline_file.is_file():
-            pipeline = read_yaml_mapping(pipeline_file, what="pipeline metadata")
-            merged.update(_section(pipeline, pipeline_file))
-    return parse_notification_config(merged, where=str(project_file))
+    where, problems = str(project_file), list[str]()
+    pipeline_file = project.pipeline_dir(pipeline_uuid or "") / PROJECT_METADATA_FILE
+    if pipeline_uuid is not None and pipeline_file.is_file():
+        try:
+            own = _section(
+                read_yaml_mapping(pipeline_file, what="pipeline metadata"), pipeline_file
+            )
+        except ConfigError as error:  # a broken pipeline must still be able to alert
+            problems.append(f"{error}; the pipeline's own notification_config is ignored")
+            own = {}
+        if own:
+            merged.update(own)
+            where = f"{project_file} (with {pipeline_file})"
+    config = parse_notification_config(merged, where=where)
+    return config.model_copy(update={"problems": (*problems, *config.problems)})
 
 
 def _section(settings: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
