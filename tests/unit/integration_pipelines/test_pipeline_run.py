@@ -23,8 +23,11 @@ from weir.engine.runner import run_pipeline
 from weir.errors import ConfigError
 from weir.integration import ConnectorConfigError, SourceError
 from weir.integration.pipeline_run import discover_catalog
+from weir.project import load_project
+from weir.runs.database import default_database_url
 from weir.runs.records import PipelineRunRecord
 from weir.runs.status import TERMINAL_STATUSES, RunStatus
+from weir.runs.store import RunStore
 
 USERS = pa.table(
     {
@@ -322,3 +325,21 @@ def test_discovery_of_an_unknown_stream_is_an_error(
     root = _project(tmp_path)
     with pytest.raises(ConfigError, match=r"has no streams \['nope'\]"):
         discover_catalog(root, "sync", streams=["nope"])
+
+
+def test_an_interrupt_cancels_the_run_and_every_block_run(
+    tmp_path: Path, connectors: tuple[MemorySource, MemoryDestination]
+) -> None:
+    source, _destination = connectors
+    root = _project(tmp_path)
+    _discover_all(root)
+    source.read_error["users"] = KeyboardInterrupt()  # type: ignore[assignment]
+    recorder = Recorder()
+    with pytest.raises(KeyboardInterrupt):
+        _run(root, recorder)
+    project = load_project(root)
+    with RunStore(default_database_url(project.data_dir)) as runs:
+        (record,) = runs.list_pipeline_runs(pipeline_uuid="sync")
+    assert record.status is RunStatus.CANCELLED
+    assert _statuses(record) == {"source": "cancelled", "destination": "cancelled"}
+    assert recorder.finished == [RunStatus.CANCELLED]

@@ -143,3 +143,12 @@ def test_mysql_takes_mages_keys(context: ConnectorContext) -> None:
 def test_a_connector_refusing_its_arguments_is_a_config_error(context: ConnectorContext) -> None:
     with pytest.raises(ConnectorConfigError, match="source 'file': file_format must be"):
         create_source("file", {"streams": {"a": "a.csv"}, "file_format": "xlsx"}, context)
+
+
+def test_singer_tap_gets_its_command_config_and_a_work_folder(context: ConnectorContext) -> None:
+    source, read = create_source(
+        "singer", {"command": "tap-x --verbose", "config": {"token": "t"}}, context
+    )
+    assert source.command == ("tap-x", "--verbose")  # type: ignore[attr-defined]
+    assert source.work_dir == context.work_dir / "singer_tap"  # type: ignore[attr-defined]
+    assert read.unused() == []
