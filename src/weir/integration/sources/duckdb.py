@@ -61,7 +61,7 @@ from weir.integration.sources.sqlite import WEIR_COLUMNS, resume_position
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBSource"]
 
-DEFAULT_MEMORY_LIMIT = "256MB"
+DEFAULT_MEMORY_LIMIT = "64MB"
 """DuckDB's buffer pool limit for a read (sorting for INCREMENTAL reads spills past it)."""
 
 _KINDS = {
@@ -297,6 +297,7 @@ class DuckDBSource(Source):
             str(self.path), read_only=True, config={"memory_limit": self.memory_limit}
         )
         conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET enable_progress_bar = false")  # it would print to the terminal
         return conn
 
 

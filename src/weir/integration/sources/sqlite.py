@@ -58,7 +58,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,8 @@ WEIR_COLUMNS = frozenset({SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN})
 """Columns a Weir destination adds: discovered, but not selected by default (shared)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 _DECIMAL_CONTEXT = Context(prec=80, rounding=ROUND_HALF_UP)
 _ROWID_ALIASES = ("_rowid_", "rowid", "oid")
 _KEY_KINDS = frozenset(
@@ -213,15 +215,12 @@ def timestamp_micros(value: object) -> int:
     Raises:
         ValueError: the value is neither ISO 8601 text nor a number.
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is str:
+        parsed = datetime.fromisoformat(value.strip())
+        return (parsed - (_EPOCH if parsed.tzinfo else _NAIVE_EPOCH)) // _MICROSECOND
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"not a timestamp: {value!r}")
-    if isinstance(value, int | float):
-        return round(value * 1_000_000)
-    parsed = datetime.fromisoformat(value.strip())
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    delta = parsed - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return round(value * 1_000_000)
 
 
 def date_days(value: object) -> int:
@@ -252,11 +251,34 @@ def time_micros(value: object) -> int:
     ) * 1_000_000 + parsed.microsecond
 
 
-def _decimal(value: object, scale: int) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"not a number: {value!r}")
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    return number.quantize(Decimal(1).scaleb(-scale), context=_DECIMAL_CONTEXT)
+def _decimals(values: Sequence[Any], scale: int) -> list[Decimal | None]:
+    """Stored numbers as decimals rounded half up to `scale` digits, from their shortest text.
+
+    The REAL 1.005 becomes 1.01, as it reads, not 1.00 as its binary value would.
+    """
+    step = Decimal(1).scaleb(-scale)
+    out: list[Decimal | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        kind = type(value)
+        if kind is not float and kind is not int and kind is not str:
+            raise ValueError(f"not a number: {value!r}")
+        number = Decimal(repr(value)) if kind is float else Decimal(value)
+        out.append(number.quantize(step, context=_DECIMAL_CONTEXT))
+    return out
+
+
+def _timestamps(values: Sequence[Any]) -> pa.Array[Any]:
+    """Timestamps: pyarrow parses plain ISO text at once; anything else goes value by value."""
+    target = pa.timestamp("us", tz="UTC")
+    if all(v is None or type(v) is str for v in values):
+        try:
+            return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(target)
+        except pa.ArrowInvalid:
+            pass  # offsets, `Z`, more than six fraction digits: Python's parser below
+    return pa.array(_each(values, timestamp_micros), pa.int64()).cast(target)
 
 
 def _text(value: object) -> str:
@@ -285,30 +307,42 @@ def to_arrow(values: Sequence[Any], column: Column) -> pa.Array[Any]:
     Raises:
         ValueError: a value does not fit the column's kind; the message shows the value.
     """
-    kind, target = column.kind, column.arrow_type
     try:
-        if kind in (ColumnKind.BIGINT, ColumnKind.DOUBLE):
-            return pa.array(values, target)
-        if kind in (ColumnKind.TEXT, ColumnKind.NUMERIC, ColumnKind.JSON, ColumnKind.UUID):
-            if all(v is None or isinstance(v, str) for v in values):
-                return pa.array(values, pa.string())
-            return pa.array(_each(values, _text), pa.string())
-        if kind is ColumnKind.DECIMAL:
-            scale = column.scale or 0
-            return pa.array(_each(values, lambda v: _decimal(v, scale)), target)
-        converters: dict[ColumnKind, Callable[[Any], Any]] = {
-            ColumnKind.BOOLEAN: _boolean,
-            ColumnKind.TIMESTAMP: timestamp_micros,
-            ColumnKind.DATE: date_days,
-            ColumnKind.TIME: time_micros,
-        }
-        converted = _each(values, converters[kind])
-        storage = pa.int32() if kind is ColumnKind.DATE else pa.int64()
-        if kind is ColumnKind.BOOLEAN:
-            return pa.array(converted, pa.bool_())
-        return pa.array(converted, storage).cast(target)
+        return _CONVERTERS.get(column.kind, _as_text)(values, column)
     except (ValueError, TypeError, ArithmeticError, pa.ArrowTypeError) as exc:
         raise ValueError(_first_bad_value(values, column, exc)) from exc
+
+
+def _as_is(values: Sequence[Any], column: Column) -> pa.Array[Any]:
+    return pa.array(values, column.arrow_type)
+
+
+def _as_text(values: Sequence[Any], column: Column) -> pa.Array[Any]:
+    if all(v is None or type(v) is str for v in values):
+        return pa.array(values, pa.string())
+    return pa.array(_each(values, _text), pa.string())
+
+
+def _by_value(
+    convert: Callable[[Any], Any], storage: pa.DataType
+) -> Callable[[Sequence[Any], Column], pa.Array[Any]]:
+    def converter(values: Sequence[Any], column: Column) -> pa.Array[Any]:
+        return pa.array(_each(values, convert), storage).cast(column.arrow_type)
+
+    return converter
+
+
+_CONVERTERS: dict[ColumnKind, Callable[[Sequence[Any], Column], pa.Array[Any]]] = {
+    ColumnKind.BIGINT: _as_is,
+    ColumnKind.DOUBLE: _as_is,
+    ColumnKind.DECIMAL: lambda values, column: pa.array(
+        _decimals(values, column.scale or 0), column.arrow_type
+    ),
+    ColumnKind.TIMESTAMP: lambda values, _column: _timestamps(values),
+    ColumnKind.BOOLEAN: _by_value(_boolean, pa.bool_()),
+    ColumnKind.DATE: _by_value(date_days, pa.int32()),
+    ColumnKind.TIME: _by_value(time_micros, pa.int64()),
+}
 
 
 def _first_bad_value(values: Sequence[Any], column: Column, exc: BaseException) -> str:
