@@ -157,6 +157,9 @@ class _IntegrationRun:
             except KeyboardInterrupt:
                 self._cancel_all(_CANCELLED)
                 raise
+            except Exception as exc:  # a bug outside any step: still end every block run
+                self.stopped_early = True
+                self._fail(plan.block_uuids, exc)
             return self._finish()
 
     def _run(self) -> None:

@@ -343,3 +343,20 @@ def test_an_interrupt_cancels_the_run_and_every_block_run(
     assert record.status is RunStatus.CANCELLED
     assert _statuses(record) == {"source": "cancelled", "destination": "cancelled"}
     assert recorder.finished == [RunStatus.CANCELLED]
+
+
+def test_an_unexpected_error_still_ends_every_block_run(
+    tmp_path: Path,
+    connectors: tuple[MemorySource, MemoryDestination],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from weir.integration import pipeline_run
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pipeline_run, "load_integration_config", broken)
+    record = _run(_project(tmp_path))
+    _assert_nothing_left_running(record)
+    assert _statuses(record) == {"source": "failed", "destination": "failed"}
+    assert "RuntimeError: a bug" in (record.error or "")
