@@ -13,6 +13,7 @@ deleted). Only their SHA-256 digests are stored (see `weir.server.credentials`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from weir.server.credentials import (
 from weir.server.models import ApiKey, User, UserSession
 
 __all__ = [
+    "AUTH_CACHE_SECONDS",
     "DEFAULT_SESSION_LIFETIME",
     "MIN_PASSWORD_LENGTH",
     "USERNAME_PATTERN",
@@ -50,6 +52,13 @@ __all__ = [
 ]
 
 DEFAULT_SESSION_LIFETIME: Final = timedelta(hours=12)
+AUTH_CACHE_SECONDS: Final = 5.0
+"""How long a checked token is trusted without asking the database again, in seconds.
+
+Changes made through this store (logout, a key deleted, a user changed or deleted) clear the
+cache at once; a change made by another process (`weir users`, another server) takes effect
+within this time. It spares each request a query and a worker thread."""
+_CACHE_LIMIT: Final = 10_000
 MIN_PASSWORD_LENGTH: Final = 8
 USERNAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -144,6 +153,8 @@ class AuthStore:
             `RunStore.engine`); shared, not disposed here.
         clock: the current time, timezone-aware; tests pass a fake one.
         session_lifetime: how long a login's token works.
+        cache_seconds: how long `authenticate` trusts a token it checked (see
+            `AUTH_CACHE_SECONDS`); 0 asks the database every time.
     """
 
     def __init__(
@@ -152,12 +163,16 @@ class AuthStore:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         session_lifetime: timedelta = DEFAULT_SESSION_LIFETIME,
+        cache_seconds: float = AUTH_CACHE_SECONDS,
     ) -> None:
         self._engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._lock_rows = engine.dialect.name == "postgresql"
         self._clock = clock
         self._session_lifetime = session_lifetime
+        self._cache_seconds = cache_seconds
+        # token digest -> (monotonic time checked, principal, session expiry or None)
+        self._cache: dict[str, tuple[float, Principal, datetime | None]] = {}
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
@@ -166,8 +181,11 @@ class AuthStore:
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
+        # Any change may revoke a credential or a role: forget what was checked.
+        self._cache.clear()
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
+        self._cache.clear()
 
     # -- users ----------------------------------------------------------------------------
 
@@ -384,8 +402,25 @@ class AuthStore:
 
     # -- requests -------------------------------------------------------------------------
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token checked less than `cache_seconds` ago, without a query.
+
+        Returns:
+            The principal, or None when the token was not checked recently (ask
+            `authenticate`) or its session has expired since.
+        """
+        entry = self._cache.get(token_digest(token))
+        if entry is None:
+            return None
+        checked, principal, expires_at = entry
+        if time.monotonic() - checked >= self._cache_seconds:
+            return None
+        if expires_at is not None and expires_at <= self._clock():
+            return None
+        return principal
+
     def authenticate(self, token: str) -> Principal | None:
-        """Who a bearer token belongs to.
+        """Who a bearer token belongs to (from the cache when checked recently, see `cached`).
 
         Args:
             token: the token from `Authorization: Bearer <token>`.
@@ -393,24 +428,39 @@ class AuthStore:
         Returns:
             The user and credential, or None for an unknown, revoked or expired token.
         """
+        principal = self.cached(token)
+        if principal is not None:
+            return principal
+        found = self._lookup(token)
+        if found is None:
+            return None
+        principal, expires_at = found
+        if self._cache_seconds > 0:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[token_digest(token)] = (time.monotonic(), principal, expires_at)
+        return principal
+
+    def _lookup(self, token: str) -> tuple[Principal, datetime | None] | None:
         digest = token_digest(token)
         with self._reading() as session:
             if token.startswith(SESSION_PREFIX):
-                found = session.execute(
-                    select(User, UserSession.id)
+                login = session.execute(
+                    select(User, UserSession.id, UserSession.expires_at)
                     .join(UserSession, UserSession.user_id == User.id)
                     .where(UserSession.token_hash == digest, UserSession.expires_at > self._clock())
                 ).one_or_none()
-                kind: Literal["session", "api_key"] = "session"
-            elif token.startswith(API_KEY_PREFIX):
-                found = session.execute(
+                if login is None:
+                    return None
+                user, session_id, expires_at = login
+                return Principal(_user(user), "session", session_id), expires_at
+            if token.startswith(API_KEY_PREFIX):
+                key = session.execute(
                     select(User, ApiKey.id)
                     .join(ApiKey, ApiKey.user_id == User.id)
                     .where(ApiKey.token_hash == digest)
                 ).one_or_none()
-                kind = "api_key"
-            else:
-                return None
-            if found is None:
-                return None
-            return Principal(user=_user(found[0]), credential=kind, credential_id=found[1])
+                if key is None:
+                    return None
+                return Principal(_user(key[0]), "api_key", key[1]), None
+            return None

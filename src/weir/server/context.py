@@ -99,7 +99,10 @@ async def authenticated(
     """
     if credentials is None:
         raise _unauthorized("sign in: send 'Authorization: Bearer <session token or API key>'")
-    principal = await run_in_threadpool(context.auth.authenticate, credentials.credentials)
+    token = credentials.credentials
+    principal = context.auth.cached(token) or await run_in_threadpool(
+        context.auth.authenticate, token
+    )
     if principal is None:
         raise _unauthorized("the bearer token is unknown, revoked or expired; sign in again")
     return principal
