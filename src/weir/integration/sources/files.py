@@ -621,8 +621,21 @@ def _scalar(value: object, column: Column) -> pa.Scalar[Any]:
 def _sorted(
     batches: Iterator[pa.RecordBatch], schema: pa.Schema, order: Sequence[str], rows: int
 ) -> Iterator[pa.RecordBatch]:
-    """Sort the rows by `order` with DuckDB (spilling to a temporary folder), in batches."""
+    """Sort the rows by `order` with DuckDB (spilling to a temporary folder), in batches.
+
+    An error raised while DuckDB pulls `batches` (a file that cannot be read) reaches DuckDB
+    as text; it is re-raised here as itself.
+    """
     terms = ", ".join('"' + n.replace('"', '""') + '"' for n in order)
+    failures: list[BaseException] = []
+
+    def pulled() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+
     with tempfile.TemporaryDirectory(prefix="weir-sort-") as spill:
         # One thread: each sorting thread holds its own buffers, and memory, not speed, is
         # what a sync must bound (1M rows sort in about 3 s either way).
@@ -635,10 +648,14 @@ def _sorted(
         try:
             conn.execute("SET TimeZone = 'UTC'")
             conn.execute("SET enable_progress_bar = false")  # it would print to the terminal
-            unsorted = conn.from_arrow(pa.RecordBatchReader.from_batches(schema, batches))
+            unsorted = conn.from_arrow(pa.RecordBatchReader.from_batches(schema, pulled()))
             ordered = unsorted.order(terms)
             for batch in ordered.to_arrow_reader(rows):
                 if batch.num_rows:
                     yield batch if batch.schema == schema else batch.cast(schema)
+        except duckdb.Error:
+            if failures:
+                raise failures[0] from None
+            raise
         finally:
             conn.close()
