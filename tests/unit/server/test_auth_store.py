@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,3 +179,41 @@ def test_deleting_a_user_revokes_their_credentials(store: AuthStore) -> None:
     assert store.authenticate(key) is None
     assert store.authenticate(issued.token) is None
     assert store.list_api_keys() == []
+
+
+def test_checked_tokens_are_cached_briefly(engine: Engine, clock: Clock) -> None:
+    here = AuthStore(engine, clock=clock, cache_seconds=0.3)
+    elsewhere = AuthStore(engine, clock=clock)  # another process sharing the database
+    ada = here.create_user("ada", "s3cret-pass", Role.EDITOR)
+    key, record = here.create_api_key(ada.id, "ci")
+    assert here.cached(key) is None
+    assert here.authenticate(key) is not None
+    assert here.cached(key) is not None
+    elsewhere.delete_api_key(record.id)
+    assert here.authenticate(key) is not None  # not seen yet: the cache still trusts it
+    time.sleep(0.35)
+    assert here.authenticate(key) is None
+
+
+def test_changes_through_the_store_clear_the_cache_at_once(engine: Engine, clock: Clock) -> None:
+    store = AuthStore(engine, clock=clock, cache_seconds=60)
+    ada = store.create_user("ada", "s3cret-pass", Role.OWNER)
+    store.create_user("bob", "s3cret-pass", Role.OWNER)
+    key, record = store.create_api_key(ada.id, "ci")
+    assert store.authenticate(key) is not None
+    store.update_user(ada.id, role=Role.VIEWER)
+    principal = store.authenticate(key)
+    assert principal is not None
+    assert principal.user.role is Role.VIEWER
+    store.delete_api_key(record.id)
+    assert store.authenticate(key) is None
+
+
+def test_a_cached_session_still_expires(store: AuthStore, clock: Clock) -> None:
+    store.create_user("ada", "s3cret-pass", Role.EDITOR)
+    issued = store.login("ada", "s3cret-pass")
+    assert issued is not None
+    assert store.authenticate(issued.token) is not None
+    clock.now += timedelta(hours=1)
+    assert store.cached(issued.token) is None
+    assert store.authenticate(issued.token) is None
