@@ -70,7 +70,9 @@ def test_chinook_incremental_catches_inserts_and_updates(chinook, tmp_path):
 
 @pytest.mark.parametrize("batch_size_rows", [1, 3, 64])
 @pytest.mark.parametrize("primary_key", [True, False], ids=["keyed", "keyless"])
-def test_ties_into_parquet_whatever_the_batch_size(tmp_path, batch_size_rows, primary_key):
+@pytest.mark.parametrize("target", ["parquet", "duckdb"])
+def test_ties_whatever_the_batch_size(tmp_path, batch_size_rows, primary_key, target):
+    """Ten rows per replication-key value, inserted out of order; then new rows."""
     path = tmp_path / "ev.sqlite"
     key = "PRIMARY KEY" if primary_key else ""
     with sqlite3.connect(path) as conn:
@@ -82,13 +84,17 @@ def test_ties_into_parquet_whatever_the_batch_size(tmp_path, batch_size_rows, pr
     source = SQLiteSource(path)
     catalog = incremental(select_all(source), "ev", "grp")
     lake = ParquetDestination(tmp_path / "lake")
-    run_sync(source, lake, catalog, batch_size_rows=batch_size_rows)
+    warehouse = tmp_path / "warehouse.duckdb"
+    destination = lake if target == "parquet" else DuckDBDestination(warehouse, schema="raw")
+    run_sync(source, destination, catalog, batch_size_rows=batch_size_rows)
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO ev VALUES (81, 9, 'new'), (82, 10, 'newer')")
     conn.close()
-    run_sync(source, lake, catalog, batch_size_rows=batch_size_rows)
-    ids = sorted(r["id"] for r in lake.read_table("ev").to_pylist())
-    assert ids == list(range(1, 83))
+    run_sync(source, destination, catalog, batch_size_rows=batch_size_rows)
+    if target == "duckdb":
+        assert sorted(r["id"] for r in duck_rows(warehouse, "ev")) == list(range(1, 83))
+        return
+    assert sorted(r["id"] for r in lake.read_table("ev").to_pylist()) == list(range(1, 83))
     assert sorted(f.name for f in (tmp_path / "lake" / "ev").rglob("*.parquet")) == sorted(
         p.name for p in lake.files("ev")
     )
