@@ -12,7 +12,6 @@ change-tracking column for nine tables, FULL_TABLE for `genre` and `media_type`)
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -144,8 +143,6 @@ def test_chinook_postgres_to_duckdb(tmp_path: Path, postgres_database: str) -> N
 def test_chinook_mariadb_to_postgres(
     tmp_path: Path, mysql_database: str, postgres_database: str
 ) -> None:
-    if importlib.util.find_spec("weir.integration.sources.mysql") is None:
-        pytest.skip("weir.integration.sources.mysql (MySQLSource) is not in the tree yet")
     conninfo = f"postgresql://postgres@127.0.0.1:5432/{postgres_database}"
     chinook.load_mysql(mysql_database)
     chinook.add_change_tracking_mysql(mysql_database)
