@@ -53,11 +53,9 @@ from weir.integration.errors import CatalogError, ConnectorConfigError, SourceEr
 from weir.integration.singer import (
     Catalog,
     CatalogEntry,
-    Inclusion,
-    MetadataEntry,
     ReplicationMethod,
 )
-from weir.integration.sources.sqlite import WEIR_COLUMNS, resume_position
+from weir.integration.sources.sqlite import resume_position, stream_entry
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBSource"]
 
@@ -320,33 +318,14 @@ def _live_tables(
 
 
 def _catalog_entry(schema: str, table: _LiveTable) -> CatalogEntry:
-    live = list(table.columns.values())
-    keys = table.primary_key
-    root = {
-        "inclusion": Inclusion.AVAILABLE.value,
-        "table-key-properties": list(keys),
-        "schema-name": schema,
-        "is-view": table.is_view,
-        "valid-replication-keys": [c.name for c in live if c.column().kind in _KEY_KINDS],
-    }
-    fields = [
-        MetadataEntry(
-            ("properties", c.name),
-            {
-                "inclusion": (Inclusion.AUTOMATIC if c.name in keys else Inclusion.AVAILABLE).value,
-                "sql-datatype": c.data_type,
-                "selected-by-default": c.name not in WEIR_COLUMNS,
-            },
-        )
-        for c in live
-    ]
-    return CatalogEntry(
-        tap_stream_id=table.name,
-        stream=table.name,
-        schema={"type": "object", "properties": {c.name: c.column().json_schema() for c in live}},
-        metadata=(MetadataEntry((), root), *fields),
-        key_properties=keys,
-        auto_add_new_fields=True,
+    columns = [c.column() for c in table.columns.values()]
+    return stream_entry(
+        table.name,
+        columns,
+        key_properties=table.primary_key,
+        replication_keys=[c.name for c in columns if c.kind in _KEY_KINDS],
+        root={"schema-name": schema, "is-view": table.is_view},
+        fields={c.name: {"sql-datatype": c.data_type} for c in table.columns.values()},
     )
 
 

@@ -77,11 +77,9 @@ from weir.integration.errors import CatalogError, ConnectorConfigError, SourceEr
 from weir.integration.singer import (
     Catalog,
     CatalogEntry,
-    Inclusion,
-    MetadataEntry,
     ReplicationMethod,
 )
-from weir.integration.sources.sqlite import WEIR_COLUMNS, ResumePosition, resume_position
+from weir.integration.sources.sqlite import ResumePosition, resume_position, stream_entry
 
 __all__ = [
     "INFER_BLOCK_BYTES",
@@ -512,32 +510,16 @@ class FileSource(Source):
 
 def _catalog_entry(files: _StreamFiles, pattern: str, schema: pa.Schema) -> CatalogEntry:
     columns = [arrow_column(f.name, f.type) for f in schema]
-    root: dict[str, Any] = {
-        "inclusion": Inclusion.AVAILABLE.value,
-        "table-key-properties": [],
-        "file-format": files.format,
-        "path": pattern,
-        "valid-replication-keys": [c.name for c in columns if c.kind in _KEY_KINDS],
-    }
+    root: dict[str, Any] = {"file-format": files.format, "path": pattern}
     if files.format == "parquet":
         root["row-count"] = sum(pq.read_metadata(f).num_rows for f in files.files)
-    fields = [
-        MetadataEntry(
-            ("properties", f.name),
-            {
-                "inclusion": "available",
-                "arrow-datatype": str(f.type),
-                "selected-by-default": f.name not in WEIR_COLUMNS,
-            },
-        )
-        for f in schema
-    ]
-    return CatalogEntry(
-        tap_stream_id=files.stream,
-        stream=files.stream,
-        schema={"type": "object", "properties": {c.name: c.json_schema() for c in columns}},
-        metadata=(MetadataEntry((), root), *fields),
-        auto_add_new_fields=True,
+    return stream_entry(
+        files.stream,
+        columns,
+        key_properties=(),
+        replication_keys=[c.name for c in columns if c.kind in _KEY_KINDS],
+        root=root,
+        fields={f.name: {"arrow-datatype": str(f.type)} for f in schema},
     )
 
 

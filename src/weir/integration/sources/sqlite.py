@@ -83,6 +83,7 @@ __all__ = [
     "ResumePosition",
     "SQLiteSource",
     "resume_position",
+    "stream_entry",
 ]
 
 FETCH_ROWS = 10_000
@@ -124,7 +125,7 @@ _TRUE = frozenset({"true", "t", "1"})
 _FALSE = frozenset({"false", "f", "0"})
 
 
-# -- resume positions (shared by the file and DuckDB sources) -----------------------------------
+# -- shared by the SQLite, DuckDB and file sources ----------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ResumePosition:
     """Where an INCREMENTAL read resumes.
@@ -168,6 +169,57 @@ def resume_position(
     if not isinstance(key_values, Mapping) or any(k not in key_values for k in tie_breakers):
         return ResumePosition({key: value}, strict=False)
     return ResumePosition({key: value, **{k: key_values[k] for k in tie_breakers}}, strict=True)
+
+
+def stream_entry(
+    name: str,
+    columns: Sequence[Column],
+    *,
+    key_properties: Sequence[str],
+    replication_keys: Sequence[str],
+    root: Mapping[str, Any],
+    fields: Mapping[str, Mapping[str, Any]],
+) -> CatalogEntry:
+    """A discovered stream's catalog entry, as every source of this package writes it.
+
+    Key properties are `inclusion: automatic`; Weir's own stamp columns (`WEIR_COLUMNS`) are
+    `selected-by-default: false`; nothing is selected.
+
+    Args:
+        name: the stream's `tap_stream_id` and name.
+        columns: its columns, in order.
+        key_properties: the columns identifying a row (a primary key), or none.
+        replication_keys: the columns offered as `valid-replication-keys`.
+        root: more stream metadata (e.g. `is-view`).
+        fields: more metadata per column (e.g. `sql-datatype`).
+    """
+    entries = [
+        MetadataEntry(
+            ("properties", c.name),
+            {
+                "inclusion": (
+                    Inclusion.AUTOMATIC if c.name in key_properties else Inclusion.AVAILABLE
+                ).value,
+                **fields.get(c.name, {}),
+                "selected-by-default": c.name not in WEIR_COLUMNS,
+            },
+        )
+        for c in columns
+    ]
+    stream_root = {
+        "inclusion": Inclusion.AVAILABLE.value,
+        "table-key-properties": list(key_properties),
+        **root,
+        "valid-replication-keys": list(replication_keys),
+    }
+    return CatalogEntry(
+        tap_stream_id=name,
+        stream=name,
+        schema={"type": "object", "properties": {c.name: c.json_schema() for c in columns}},
+        metadata=(MetadataEntry((), stream_root), *entries),
+        key_properties=tuple(key_properties),
+        auto_add_new_fields=True,
+    )
 
 
 # -- type mapping -------------------------------------------------------------------------------
@@ -450,40 +502,19 @@ def _rowid_alias(conn: sqlite3.Connection, table: str, columns: Collection[str])
 
 
 def _catalog_entry(table: _LiveTable) -> CatalogEntry:
-    live = list(table.columns.values())
-    keys = () if table.is_view else table.primary_key
-    properties = {c.name: c.column().json_schema() for c in live}
-    replication_keys = [
-        c.name
-        for c in live
-        if c.column().kind in _KEY_KINDS
-        and (c.column().kind is not ColumnKind.TEXT or c.text_affinity)
-    ]
-    root = {
-        "inclusion": Inclusion.AVAILABLE.value,
-        "table-key-properties": list(keys),
-        "schema-name": "main",
-        "is-view": table.is_view,
-        "valid-replication-keys": replication_keys,
-    }
-    fields = [
-        MetadataEntry(
-            ("properties", c.name),
-            {
-                "inclusion": (Inclusion.AUTOMATIC if c.name in keys else Inclusion.AVAILABLE).value,
-                "sql-datatype": c.declared,
-                "selected-by-default": c.name not in WEIR_COLUMNS,
-            },
-        )
-        for c in live
-    ]
-    return CatalogEntry(
-        tap_stream_id=table.name,
-        stream=table.name,
-        schema={"type": "object", "properties": properties},
-        metadata=(MetadataEntry((), root), *fields),
-        key_properties=keys,
-        auto_add_new_fields=True,
+    columns = [c.column() for c in table.columns.values()]
+    text_affinity = {c.name for c in table.columns.values() if c.text_affinity}
+    return stream_entry(
+        table.name,
+        columns,
+        key_properties=() if table.is_view else table.primary_key,
+        replication_keys=[
+            c.name
+            for c in columns
+            if c.kind in _KEY_KINDS and (c.kind is not ColumnKind.TEXT or c.name in text_affinity)
+        ],
+        root={"schema-name": "main", "is-view": table.is_view},
+        fields={c.name: {"sql-datatype": c.declared} for c in table.columns.values()},
     )
 
 
