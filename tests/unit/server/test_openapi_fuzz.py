@@ -8,6 +8,7 @@ are renewed whenever they stop working.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ EXAMPLES_PER_OPERATION = 8
 # schemathesis builds one test per operation at collection time, from a loaded schema (its
 # fixture-based loader does not work with pytest 9), so the app is made when the module loads.
 _WORKDIR = Path(tempfile.mkdtemp(prefix="weir-fuzz-"))
+atexit.register(shutil.rmtree, _WORKDIR, ignore_errors=True)  # also when the tests are deselected
 _APP = create_app(make_project(_WORKDIR / "project"), database_url=f"sqlite:///{_WORKDIR}/weir.db")
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 
@@ -36,7 +38,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 def fuzz_app() -> Iterator[FastAPI]:
     yield _APP
     _APP.state.weir.runs.close()
-    shutil.rmtree(_WORKDIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
