@@ -200,3 +200,31 @@ def test_retry_from_a_block_queues_it_and_its_downstream(api: Api) -> None:
         f"/api/pipeline_runs/{completed.id}/retry", json={"block_uuid": "double"}, headers=editor
     )
     assert refused.status_code == 409
+
+
+def test_block_run_counts_for_dense_and_sparse_pages(api: Api, store: RunStore) -> None:
+    rare = []
+    for index in range(30):
+        pipeline = "rare" if index in (0, 29) else "etl"
+        run = store.create_pipeline_run(
+            pipeline, ["a", "b", "c"], variables={}, execution_date=T0 + timedelta(days=index)
+        )
+        if pipeline == "rare":
+            rare.append(run)
+        if index % 2:
+            block = run.block_runs[0]
+            store.transition_block_run(block.id, RunStatus.CANCELLED)
+    viewer = api.as_(Role.VIEWER)
+    sparse = api.client.get(
+        "/api/pipeline_runs", params={"pipeline_uuid": "rare"}, headers=viewer
+    ).json()["items"]
+    assert [(r["id"], r["block_runs_by_status"]) for r in sparse] == [
+        (rare[1].id, {"cancelled": 1, "initial": 2}),
+        (rare[0].id, {"initial": 3}),
+    ]
+    dense = api.client.get("/api/pipeline_runs", params={"limit": 3}, headers=viewer).json()
+    assert [r["block_runs_by_status"] for r in dense["items"]] == [
+        {"cancelled": 1, "initial": 2},
+        {"initial": 3},
+        {"cancelled": 1, "initial": 2},
+    ]
