@@ -43,6 +43,9 @@ def scheduler(
     stale_after: Annotated[
         float, typer.Option(help="Seconds without a heartbeat after which a run counts as dead.")
     ] = 60.0,
+    max_runs_per_worker: Annotated[
+        int, typer.Option(min=1, help="Runs a worker process executes before it is replaced.")
+    ] = 50,
     quiet: Annotated[bool, typer.Option(help="Print nothing per run.")] = False,
 ) -> None:
     """Run the project's triggers until Ctrl-C or SIGTERM (running runs are then cancelled)."""
@@ -50,7 +53,13 @@ def scheduler(
 
     with exit_on_error():
         loaded, url = _open(project)
-        running = Scheduler(loaded, url, workers=workers, stale_after=stale_after)
+        running = Scheduler(
+            loaded,
+            url,
+            workers=workers,
+            stale_after=stale_after,
+            max_runs_per_worker=max_runs_per_worker,
+        )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: running.stop())
     typer.echo(f"scheduler {running.name}: project {loaded.root}, {workers} workers", err=True)

@@ -165,9 +165,13 @@ def _limit_reached(limits: RunLimits, active: ActiveRuns, *, grouped: bool) -> s
 
 
 def claim_next_run(
-    store: RunStore, claimer: str, limits_of: Callable[[ClaimCandidate], RunLimits]
+    store: RunStore,
+    claimer: str,
+    limits_of: Callable[[ClaimCandidate], RunLimits],
+    *,
+    limit: int = 1,
 ) -> ClaimResult:
-    """Take the oldest queued run that its limits allow to start, for `claimer` alone.
+    """Take the oldest queued runs that their limits allow to start, for `claimer` alone.
 
     PostgreSQL: candidates are locked with `SELECT ... FOR UPDATE SKIP LOCKED`, and each
     pipeline's count-and-claim runs under a transaction-scoped advisory lock, so two schedulers
@@ -178,9 +182,10 @@ def claim_next_run(
         store: the run store.
         claimer: the scheduler's identity (stored as the run's `claimed_by`).
         limits_of: the limits of a candidate.
+        limit: claim up to this many runs (the scheduler's free workers) in one transaction.
 
     Returns:
-        The claimed run (still `queued` until its worker starts it), or None, and the runs
-        skipped by `skip` rules on the way (now `cancelled`).
+        The claimed runs (still `queued` until their worker starts them; `.claimed` is the
+        first or None), and the runs skipped by `skip` rules on the way (now `cancelled`).
     """
-    return store.claim_pipeline_run(claimer, limits_policy(limits_of))
+    return store.claim_pipeline_run(claimer, limits_policy(limits_of), limit=limit)

@@ -1,14 +1,17 @@
 """The scheduler: queue due runs, start them in worker processes, watch them to the end.
 
 One `tick` does, in order:
-1. sync `triggers.yaml` files that changed (`weir.orchestration.triggers_yaml`);
-2. reap workers that exited: a run they left unfinished is failed with the reason, a failed run
-   is retried per its retry settings, and the hooks hear of it;
+1. at most every `sweep_seconds`: sync `triggers.yaml` files that changed
+   (`weir.orchestration.triggers_yaml`); the trigger list is re-read when it changed;
+2. collect runs whose worker is done with them: a run left unfinished is failed with the
+   reason (its worker died), a failed run is retried per its retry settings, and the hooks hear
+   of it;
 3. stop runs past their trigger's `timeout` (the worker's process group is killed);
 4. at most every `sweep_seconds`: stop workers whose run was cancelled meanwhile, fail (and
    retry) runs whose heartbeat went stale, report SLA misses;
 5. queue the runs time triggers are due for (`weir.orchestration.planning`);
-6. claim queued runs and start a worker for each, at most `workers` at once.
+6. claim queued runs, as many as there are free workers, and hand each to a worker
+   (`weir.orchestration.pool`: warm worker processes, at most `workers` at once).
 
 `run` loops over ticks and sleeps until the next due time, at most one second, and wakes at once
 when a worker exits, so a run starts within a second of its due time (well under, in practice)
@@ -32,18 +35,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from multiprocessing.connection import wait
-from typing import Any
 
 from weir.orchestration import recovery
 from weir.orchestration._queries import run_statuses
 from weir.orchestration.clock import Clock, utc_now
 from weir.orchestration.hooks import EventKind, Hook, HookDispatcher, RunEvent, default_hooks
 from weir.orchestration.planning import DuePlanner, PipelineCache
+from weir.orchestration.pool import Ended, WorkerPool
 from weir.orchestration.queue import RunLimits, claim_next_run
 from weir.orchestration.triggers import TriggerRecord, TriggerStore
 from weir.orchestration.triggers_yaml import TriggerFileWatcher
-from weir.orchestration.worker import Worker, start_worker
 from weir.pipeline.spec import ConcurrencyConfig
 from weir.project.project import Project, load_project
 from weir.runs.database import default_database_url
@@ -93,14 +94,17 @@ class Scheduler:
         project: the project, or its folder.
         database_url: the metadata database; default `WEIR_DATABASE_URL` or the project's SQLite.
         clock: the time decisions are made at; tests pass a `ManualClock`.
-        workers: at most this many runs execute at once (one process each).
+        workers: at most this many runs execute at once (one worker process each).
         stale_after: seconds without a heartbeat after which a run's process counts as dead;
             keep it above the engine's 10 s heartbeat when other processes (`weir run`) share
             the database.
         late_grace: under catch-up `none`, how late a due point may still start (seconds).
         hooks: called on run end and SLA miss; default `default_hooks()` (the alerts hook).
         name: this scheduler's identity in `claimed_by`; default host:pid:random.
-        sweep_seconds: how often stale runs, SLAs and cancellations are checked (by `clock`).
+        sweep_seconds: how often trigger files, stale runs, SLAs and cancellations are checked
+            (by `clock`).
+        max_runs_per_worker: runs a worker process executes before it is replaced; 1 gives
+            each run a fresh process (see `weir.orchestration.worker`).
     """
 
     def __init__(
@@ -115,14 +119,14 @@ class Scheduler:
         hooks: Sequence[Hook] | None = None,
         name: str | None = None,
         sweep_seconds: float = 1.0,
+        max_runs_per_worker: int = 50,
     ) -> None:
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+        if workers < 1 or max_runs_per_worker < 1:
+            raise ValueError("workers and max_runs_per_worker must be at least 1")
         self.project = project if isinstance(project, Project) else load_project(os.fspath(project))
         self.database_url = database_url or default_database_url(self.project.data_dir)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._clock = clock
-        self._max_workers = workers
         self._stale_after = stale_after
         self._sweep = timedelta(seconds=sweep_seconds)
         self._runs = RunStore(self.database_url, clock=clock)
@@ -131,7 +135,15 @@ class Scheduler:
         self._planner = DuePlanner(self._runs, self._pipelines, grace=timedelta(seconds=late_grace))
         self._watcher = TriggerFileWatcher(self.project, self._triggers)
         self._hooks = HookDispatcher(default_hooks() if hooks is None else hooks)
-        self._workers: dict[int, Worker] = {}
+        self._pool = WorkerPool(
+            self.project.root,
+            self.database_url,
+            size=workers,
+            heartbeat_seconds=min(10.0, stale_after / 4),
+            max_runs=max_runs_per_worker,
+        )
+        self._known_triggers: dict[int, TriggerRecord] = {}
+        self._triggers_version: object = None
         self._last_sweep: datetime | None = None
         self._stopping = False
         self._wake_read, self._wake_write = os.pipe()
@@ -150,23 +162,22 @@ class Scheduler:
     @property
     def running(self) -> list[int]:
         """Ids of the runs this scheduler's workers are executing."""
-        return sorted(self._workers)
+        return sorted(self._pool.running)
 
     # -- the loop -------------------------------------------------------------------------
 
     def tick(self) -> TickReport:
         """Do one round of the scheduler's work (see the module docstring)."""
         report = TickReport()
-        for pipeline_uuid, problem in self._watcher.poll().items():
-            if isinstance(problem, Exception):
-                report.trigger_errors[pipeline_uuid] = str(problem)
-                _log.error("%s", problem)
-        triggers = {trigger.id: trigger for trigger in self._triggers.list()}
-        self._reap(triggers, report)
-        self._stop_timed_out(triggers, report)
         now = self._clock()
-        if self._last_sweep is None or not now - self._sweep < self._last_sweep <= now:
+        sweep = self._last_sweep is None or not now - self._sweep < self._last_sweep <= now
+        if sweep:
             self._last_sweep = now
+            self._sync_trigger_files(report)
+        triggers = self._current_triggers()
+        self._collect(triggers, report)
+        self._stop_timed_out(triggers, report)
+        if sweep:
             self._stop_cancelled()
             self._recover_stale(triggers, report)
             self._report_sla_misses(triggers, report)
@@ -190,22 +201,15 @@ class Scheduler:
             self.close()
 
     def seconds_to_next_tick(self) -> float:
-        """Seconds until the next due point, a worker's timeout, or 1 s, whichever is first."""
+        """Seconds until the next due point, a run's timeout, or 1 s, whichever is first."""
         wait_for = 1.0
         next_due = self._planner.next_due()
         if next_due is not None:
             wait_for = min(wait_for, (next_due - self._clock()).total_seconds())
-        return max(0.0, min(wait_for, self._seconds_to_a_timeout()))
-
-    def _seconds_to_a_timeout(self) -> float:
-        now = time.monotonic()
-        deadlines = [w.deadline - now for w in self._workers.values() if w.deadline is not None]
-        return max(0.0, min(deadlines, default=float("inf")))
+        return max(0.0, min(wait_for, self._pool.seconds_to_a_timeout()))
 
     def _sleep(self, seconds: float) -> None:
-        sentinels: list[Any] = [w.process.sentinel for w in self._workers.values()]
-        ready = wait([*sentinels, self._wake_read], timeout=seconds)
-        if self._wake_read in ready:
+        if self._wake_read in self._pool.wait(seconds, self._wake_read):
             os.read(self._wake_read, 4096)
 
     def stop(self) -> None:
@@ -216,23 +220,20 @@ class Scheduler:
             os.write(self._wake_write, b"x")
 
     def drain(self, timeout: float = 60.0) -> TickReport:
-        """Wait for this scheduler's workers to exit and reap them (starting nothing new).
+        """Wait until this scheduler's runs have ended and collect them (starting nothing new).
 
         Raises:
-            TimeoutError: a worker is still running after `timeout` seconds.
+            TimeoutError: a run is still going after `timeout` seconds.
         """
         report = TickReport()
         deadline = time.monotonic() + timeout
-        while self._workers:
+        while self._pool.running:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"runs {self.running} still running after {timeout:g} s")
-            wait(
-                [w.process.sentinel for w in self._workers.values()],
-                timeout=min(remaining, self._seconds_to_a_timeout()),
-            )
-            triggers = {trigger.id: trigger for trigger in self._triggers.list()}
-            self._reap(triggers, report)
+            self._pool.wait(min(remaining, self._pool.seconds_to_a_timeout()))
+            triggers = self._current_triggers()
+            self._collect(triggers, report)
             self._stop_timed_out(triggers, report)
         return report
 
@@ -241,16 +242,12 @@ class Scheduler:
         self._hooks.flush()
 
     def close(self) -> None:
-        """Stop: cancel running runs (SIGTERM, then SIGKILL after a grace), reap, release."""
+        """Stop: cancel running runs (SIGTERM, then SIGKILL after a grace), collect, release."""
         self._stopping = True
-        for worker in self._workers.values():
-            worker.terminate()
-        try:
-            self.drain(timeout=STOP_GRACE_SECONDS)
-        except TimeoutError:
-            for worker in self._workers.values():
-                worker.kill()
-            self.drain(timeout=STOP_GRACE_SECONDS)
+        report = TickReport()
+        triggers = self._current_triggers()
+        for ended in self._pool.close(STOP_GRACE_SECONDS):
+            self._ended(ended, triggers, report)
         self._hooks.close()
         self._triggers.close()
         self._runs.close()
@@ -264,6 +261,21 @@ class Scheduler:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    # -- triggers -------------------------------------------------------------------------
+
+    def _sync_trigger_files(self, report: TickReport) -> None:
+        for pipeline_uuid, problem in self._watcher.poll().items():
+            if isinstance(problem, Exception):
+                report.trigger_errors[pipeline_uuid] = str(problem)
+                _log.error("%s", problem)
+
+    def _current_triggers(self) -> dict[int, TriggerRecord]:
+        version = self._triggers.version()
+        if version != self._triggers_version:
+            self._known_triggers = {t.id: t for t in self._triggers.list()}
+            self._triggers_version = version
+        return self._known_triggers
+
     # -- starting runs --------------------------------------------------------------------
 
     def _limits(self, candidate: ClaimCandidate, triggers: dict[int, TriggerRecord]) -> RunLimits:
@@ -273,54 +285,48 @@ class Scheduler:
         return RunLimits.of(concurrency, trigger)
 
     def _start_runs(self, triggers: dict[int, TriggerRecord], report: TickReport) -> None:
-        while len(self._workers) < self._max_workers and not self._stopping:
-            result = claim_next_run(self._runs, self.name, lambda c: self._limits(c, triggers))
+        while self._pool.free_slots > 0 and not self._stopping:
+            result = claim_next_run(
+                self._runs,
+                self.name,
+                lambda c: self._limits(c, triggers),
+                limit=self._pool.free_slots,
+            )
             for skipped in result.skipped:
                 report.skipped.append(skipped.id)
                 self._notify(EventKind.RUN_ENDED, skipped, triggers)
-            if result.claimed is None:
+            if not result.runs:
                 return
-            self._start(result.claimed, triggers, report)
+            for run in result.runs:
+                self._start(run, triggers, report)
 
     def _start(
         self, run: PipelineRunRecord, triggers: dict[int, TriggerRecord], report: TickReport
     ) -> None:
         trigger = triggers.get(run.pipeline_schedule_id or -1)
-        timeout = trigger.settings.timeout if trigger else None
         try:
-            worker = start_worker(
-                self.project.root,
-                run.id,
-                self.database_url,
-                heartbeat_seconds=min(10.0, self._stale_after / 4),
-                timeout=timeout,
-            )
+            self._pool.assign(run.id, trigger.settings.timeout if trigger else None)
         except OSError as exc:
             failed = self._runs.fail_unfinished(run.id, f"could not start a worker process: {exc}")
             self._finished(failed, triggers, report)
             return
-        self._workers[run.id] = worker
         report.started.append(run.id)
 
     # -- watching runs --------------------------------------------------------------------
 
-    def _reap(self, triggers: dict[int, TriggerRecord], report: TickReport) -> None:
-        for run_id, worker in list(self._workers.items()):
-            if worker.alive:
-                continue
-            worker.process.join()
-            del self._workers[run_id]
-            self._end(run_id, _death_reason(worker.process.exitcode), triggers, report)
+    def _collect(self, triggers: dict[int, TriggerRecord], report: TickReport) -> None:
+        for ended in self._pool.collect():
+            self._ended(ended, triggers, report)
+
+    def _ended(self, ended: Ended, triggers: dict[int, TriggerRecord], report: TickReport) -> None:
+        reason = ended.death or (
+            "the run's worker gave up on it without recording its end (see the scheduler's "
+            "output for the worker's traceback)"
+        )
+        self._end(ended.run_id, reason, triggers, report)
 
     def _stop_timed_out(self, triggers: dict[int, TriggerRecord], report: TickReport) -> None:
-        now = time.monotonic()
-        for run_id, worker in list(self._workers.items()):
-            if worker.deadline is None or now < worker.deadline or not worker.alive:
-                continue
-            worker.kill()
-            worker.process.join(STOP_GRACE_SECONDS)
-            del self._workers[run_id]
-            seconds = worker.deadline - worker.started
+        for run_id, seconds in self._pool.expired():
             reason = (
                 f"the run took longer than its trigger's timeout of {seconds:g} s "
                 "(settings.timeout) and was stopped"
@@ -353,14 +359,14 @@ class Scheduler:
         self._notify(EventKind.RUN_ENDED, record, triggers, will_retry=retried is not None)
 
     def _stop_cancelled(self) -> None:
-        statuses = run_statuses(self._runs.engine, list(self._workers))
+        statuses = run_statuses(self._runs.engine, list(self._pool.running))
         for run_id, status in statuses.items():
             if status is RunStatus.CANCELLED:  # cancelled by the API or a backfill's cancel
-                self._workers[run_id].kill()
+                self._pool.kill_run(run_id)
 
     def _recover_stale(self, triggers: dict[int, TriggerRecord], report: TickReport) -> None:
         now = self._clock()
-        own = set(self._workers)
+        own = set(self._pool.running)
         for candidate in recovery.find_stale_runs(self._runs, now, self._stale_after, own):
             record = recovery.recover_stale(self._runs, candidate, now, self._stale_after)
             if record is None:
@@ -388,16 +394,3 @@ class Scheduler:
         trigger = triggers.get(run.pipeline_schedule_id or -1)
         event = RunEvent(kind, run, trigger, self.project, self._clock(), will_retry)
         self._hooks.submit(event)
-
-
-def _death_reason(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        return (
-            f"the run's worker process was killed by signal {-exitcode} before the run "
-            "finished; block runs still running were failed"
-        )
-    return (
-        f"the run's worker process exited with code {exitcode} before the run finished (a "
-        "block called os._exit() or the interpreter crashed); block runs still running were "
-        "failed"
-    )

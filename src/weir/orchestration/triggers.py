@@ -33,7 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -307,6 +307,19 @@ class TriggerStore:
             query = query.where(PipelineSchedule.pipeline_uuid == pipeline_uuid)
         with self._session() as session:
             return [_record(row) for row in session.scalars(query)]
+
+    def version(self) -> tuple[int, int, datetime | None]:
+        """A cheap stamp that changes when triggers are created, changed or deleted.
+
+        (count, highest id, latest `updated_at`): one aggregate query, so a scheduler can skip
+        re-reading the whole list while nothing changed.
+        """
+        query = select(
+            func.count(), func.max(PipelineSchedule.id), func.max(PipelineSchedule.updated_at)
+        )
+        with self._session() as session:
+            count, highest, latest = session.execute(query).one()
+        return (count, highest or 0, latest)
 
     def get(self, trigger_id: int) -> TriggerRecord:
         """The trigger with that id.

@@ -203,10 +203,15 @@ class ClaimResult:
     """What one `claim_pipeline_run` call did.
 
     Attributes:
-        claimed: the run now claimed by the caller (still `queued`; the engine moves it to
-            `running` when it starts), or None when no queued run could be claimed.
+        runs: the runs now claimed by the caller, oldest first (still `queued`; the engine
+            moves each to `running` when it starts).
         skipped: runs the policy skipped, now `cancelled` with the policy's reason.
     """
 
-    claimed: PipelineRunRecord | None
+    runs: tuple[PipelineRunRecord, ...] = ()
     skipped: tuple[PipelineRunRecord, ...] = ()
+
+    @property
+    def claimed(self) -> PipelineRunRecord | None:
+        """The first claimed run, or None when none could be claimed."""
+        return self.runs[0] if self.runs else None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.orchestration.helpers import marks, scheduler_project
+from tests.project_builder import BlockDef, write_project
 from weir.orchestration import (
     EventKind,
     ManualClock,
@@ -306,3 +307,44 @@ def test_triggers_yaml_is_read_by_the_tick(scheduler: Scheduler, root: Path) -> 
     (root / "pipelines" / "quick" / "triggers.yaml").write_text("triggers: [{name: x\n")
     assert "malformed YAML" in scheduler.tick().trigger_errors["quick"]
     scheduler.drain()
+
+
+def test_warm_workers_import_edited_project_code_afresh(root: Path, clock: ManualClock) -> None:
+    (root / "utils" / "__init__.py").write_text("")
+    (root / "utils" / "greeting.py").write_text("WORD = 'first'\n")
+    (root / "data_loaders" / "greet.py").write_text(
+        "from pathlib import Path\nfrom utils.greeting import WORD\n\n"
+        "@data_loader\ndef greet(*args, **kwargs):\n"
+        "    (Path(__file__).resolve().parents[1] / 'words.txt').open('a').write(WORD + '\\n')\n"
+    )
+    write_project(root, "greet", [BlockDef("greet", "", type="data_loader")])
+    (root / "data_loaders" / "greet.py").write_text(
+        "from pathlib import Path\nfrom utils.greeting import WORD\n\n"
+        "@data_loader\ndef greet(*args, **kwargs):\n"
+        "    (Path(__file__).resolve().parents[1] / 'words.txt').open('a').write(WORD + '\\n')\n"
+    )
+    with Scheduler(root, clock=clock, workers=1, hooks=[], max_runs_per_worker=10) as scheduler:
+        pipeline = load_pipeline(scheduler.project, "greet")
+        enqueue_run(scheduler.runs, None, T0, pipeline=pipeline)
+        scheduler.tick()
+        scheduler.drain()
+        worker_pids = {w.process.pid for w in scheduler._pool._workers}
+        (root / "utils" / "greeting.py").write_text("WORD = 'second'\n")
+        enqueue_run(scheduler.runs, None, T0, pipeline=pipeline)
+        scheduler.tick()
+        scheduler.drain()
+        assert {w.process.pid for w in scheduler._pool._workers} == worker_pids  # reused
+    assert (root / "words.txt").read_text().split() == ["first", "second"]
+
+
+def test_a_worker_is_replaced_after_max_runs(root: Path, clock: ManualClock) -> None:
+    with Scheduler(root, clock=clock, workers=1, hooks=[], max_runs_per_worker=2) as scheduler:
+        pipeline = load_pipeline(scheduler.project, "quick")
+        pids = []
+        for _ in range(4):
+            enqueue_run(scheduler.runs, None, T0, pipeline=pipeline)
+            scheduler.tick()
+            pids.append(scheduler._pool.running[max(scheduler.running)].process.pid)
+            scheduler.drain()
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+    assert len(marks(root)) == 4

@@ -110,10 +110,14 @@ def test_sigkill_of_the_scheduler_alone_leaves_the_run_to_finish(
     create(url, name="once", pipeline_uuid="limited", schedule_interval="@once")  # sleeps 1 s
     scheduler = start_scheduler(root, url)
     run = wait_until(lambda: running_run(runs), 30, "the run to start")
+    workers = children_of(scheduler.pid)
+    assert workers
     os.kill(scheduler.pid, signal.SIGKILL)
     scheduler.wait(timeout=10)
     record = wait_until(lambda: ended(runs, run.id), 30, "the orphaned worker to finish")
     assert record.status is RunStatus.COMPLETED
+    # Its run done, the worker finds its scheduler gone and exits: nothing is left behind.
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10, "exit")
 
 
 def test_sigkill_of_scheduler_and_worker_is_recovered_by_the_next_scheduler(
