@@ -68,5 +68,17 @@ def target(request, mysql_database) -> contract.Target:
         # LONGTEXT is MySQL's unbounded text, what the contract calls "text".
         return {name: "text" if kind == "longtext" else kind for name, kind in rows}
 
+    def tables() -> list[str]:
+        conn = mysql_connect(mysql_database)
+        try:
+            rows = query(
+                conn,
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                (mysql_database,),
+            )
+        finally:
+            conn.close()
+        return sorted(r[0] for r in rows)  # byte order, as the contract expects
+
     destination = MySQLDestination(**connector_kwargs(mysql_database), load_method=request.param)
-    return contract.Target(destination, read, columns)
+    return contract.Target(destination, read, columns, tables)
