@@ -59,8 +59,16 @@ from weir.integration.sync import (
 
 if TYPE_CHECKING:
     from weir.integration.destinations.duckdb import DuckDBDestination
+    from weir.integration.destinations.mysql import MySQLDestination
+    from weir.integration.destinations.parquet import ParquetDestination
     from weir.integration.destinations.postgres import PostgresDestination
+    from weir.integration.destinations.singer_target import SingerTargetDestination
+    from weir.integration.sources.duckdb import DuckDBSource
+    from weir.integration.sources.files import FileSource
+    from weir.integration.sources.mysql import MySQLSource
     from weir.integration.sources.postgres import PostgresSource
+    from weir.integration.sources.singer_tap import SingerTapSource
+    from weir.integration.sources.sqlite import SQLiteSource
 
 __all__ = [
     "DEFAULT_BATCH_SIZE_ROWS",
@@ -75,12 +83,20 @@ __all__ = [
     "Destination",
     "DestinationError",
     "DuckDBDestination",
+    "DuckDBSource",
+    "FileSource",
     "IntegrationError",
     "LoadBatch",
+    "MySQLDestination",
+    "MySQLSource",
+    "ParquetDestination",
     "PostgresDestination",
     "PostgresSource",
     "ReplicationMethod",
+    "SQLiteSource",
     "SchemaChangeError",
+    "SingerTapSource",
+    "SingerTargetDestination",
     "Source",
     "SourceError",
     "State",
@@ -98,8 +114,16 @@ __all__ = [
 
 _CONNECTORS = {
     "DuckDBDestination": "weir.integration.destinations.duckdb",
+    "DuckDBSource": "weir.integration.sources.duckdb",
+    "FileSource": "weir.integration.sources.files",
+    "MySQLDestination": "weir.integration.destinations.mysql",
+    "MySQLSource": "weir.integration.sources.mysql",
+    "ParquetDestination": "weir.integration.destinations.parquet",
     "PostgresDestination": "weir.integration.destinations.postgres",
     "PostgresSource": "weir.integration.sources.postgres",
+    "SQLiteSource": "weir.integration.sources.sqlite",
+    "SingerTapSource": "weir.integration.sources.singer_tap",
+    "SingerTargetDestination": "weir.integration.destinations.singer_target",
 }
 
 
