@@ -4,7 +4,8 @@ Run: `uv run python bench/bench_api.py` (about 40 s).
 
 Measures, against a real `weir start` (uvicorn, no scheduler) on a free loopback port, with a
 SQLite metadata database holding 10,000 pipeline runs (3 block runs each):
-  - start time: from launching the process to the first answered request;
+  - start time: from launching the process to the first answered request (best of 3), and the
+    CPU it took (Weir's modules byte-compiled first, as `make setup` does);
   - RSS of the server process after the load (and its peak, VmHWM);
   - list-runs latency under 50 concurrent clients (httpx async, one connection each) for a fixed
     duration, twice: saturating (each client sends its next request as soon as the last is
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import os
 import random
 import shutil
@@ -133,6 +135,18 @@ def start_server(project: Path, url: str, port: int) -> tuple[subprocess.Popen[b
             time.sleep(0.01)
 
 
+def best_start(project: Path, url: str, *, repeat: int) -> tuple[float, float]:
+    """The fastest of `repeat` starts: (seconds to the first answer, CPU seconds by then)."""
+    best = (float("inf"), 0.0)
+    for _ in range(repeat):
+        process, seconds = start_server(project, url, free_port())
+        cpu = cpu_seconds(process.pid)
+        process.terminate()
+        process.wait(30)
+        best = min(best, (seconds, cpu))
+    return best
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -217,9 +231,12 @@ def main() -> None:
         leftover.unlink()
     url = f"sqlite:///{database}"
     key = fill_database(url)
+    # As `make setup` does: PYTHONDONTWRITEBYTECODE would leave Weir's modules uncompiled, and
+    # every start would compile them again.
+    compileall.compile_dir(HERE.parent / "src", quiet=1)
+    start_seconds, start_cpu = best_start(project, url, repeat=3)
     port = free_port()
-    process, start_seconds = start_server(project, url, port)
-    start_cpu = cpu_seconds(process.pid)
+    process, _seconds = start_server(project, url, port)
     try:
         cpu_before, own_before = cpu_seconds(process.pid), time.process_time()
         saturated = asyncio.run(load(port, key, args.clients, args.seconds))
@@ -237,7 +254,7 @@ def main() -> None:
         "(other processes share the CPUs: compare CPU per request across runs)"
     )
     print(
-        f"server start (process launch to first answer): {start_seconds:.2f} s, "
+        f"server start (process launch to first answer, best of 3): {start_seconds:.2f} s, "
         f"{start_cpu:.2f} s of CPU  (target <= 2 s)"
     )
     print(f"server memory: RSS {rss:.0f} MiB, peak {peak:.0f} MiB  (target <= 200 MB)")
