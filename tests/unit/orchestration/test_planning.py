@@ -141,11 +141,12 @@ def test_always_on_starts_again_when_the_run_ends(
     assert dates_of(runs, trigger) == [T0, second.execution_date, third.execution_date]
 
 
-def test_only_active_time_triggers_of_this_environment(
+def test_only_active_time_triggers_of_this_environment(  # api and event ones never fire
     planner: DuePlanner, triggers: TriggerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     triggers.create(spec("off", status="inactive"))
     triggers.create(spec("api", schedule_type="api", schedule_interval=None))
+    triggers.create(spec("event", schedule_type="event", schedule_interval=None))
     triggers.create(spec("prod_only", envs=["prod"]))
     triggers.create(spec("everywhere"))
     monkeypatch.setenv("ENV", "dev")
