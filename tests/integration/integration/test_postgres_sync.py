@@ -364,3 +364,22 @@ def test_catalog_errors_name_the_stream(pg, conninfo):
     pg.execute(f"DROP TABLE {SOURCE_SCHEMA}.orders")
     with pytest.raises(CatalogError, match="no stream 'orders' any more"):
         sync_stream(source, destination, entry)
+
+
+def test_resyncing_a_table_weir_wrote_does_not_duplicate_its_stamp_columns(pg, conninfo):
+    make_orders(pg, count=7)
+    source, destination = connectors(conninfo)
+    run_sync(source, destination, catalog_for(source))
+    again = PostgresSource(conninfo, schema=DEST_SCHEMA)
+    entry = again.discover(streams=["orders"]).get("orders")
+    assert SYNCED_AT_COLUMN in entry.properties  # discovered, so it can be chosen ...
+    assert entry.field_metadata(SYNCED_AT_COLUMN)["selected-by-default"] is False
+    assert entry.with_selected().selected_fields == tuple(COLUMNS)  # ... but not by default
+    result = run_sync(again, PostgresDestination(conninfo, schema="copy"), catalog_for(again))
+    assert result.stream("orders").rows == 7
+    names = rows(
+        pg,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'copy' AND table_name = 'orders' ORDER BY ordinal_position",
+    )
+    assert [n for (n,) in names] == [*COLUMNS, SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN]

@@ -127,6 +127,16 @@ def test_composite_primary_key_in_key_order(my, mysql_kwargs):
     assert entry.key_properties == ("b", "a")
 
 
+def test_weir_stamp_columns_are_discovered_but_not_selected_by_default(my, mysql_kwargs):
+    execute(
+        my,
+        "CREATE TABLE copied (id INT PRIMARY KEY, _weir_synced_at DATETIME(6), _weir_table_version BIGINT)",
+    )
+    entry = MySQLSource(**mysql_kwargs).discover().get("copied")
+    assert list(entry.properties) == ["id", "_weir_synced_at", "_weir_table_version"]
+    assert entry.with_selected().selected_fields == ("id",)
+
+
 def test_read_converts_every_type(source):
     entry = source.discover(streams=["types"]).get("types").with_selected()
     batches = list(source.read(entry, bookmark=None, batch_size_rows=10))

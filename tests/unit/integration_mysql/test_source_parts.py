@@ -28,32 +28,6 @@ def test_keyset_condition_is_written_out_for_the_range_optimiser():
 
 
 @pytest.mark.parametrize(
-    ("bookmark", "expected"),
-    [
-        (None, None),
-        ({"replication_key": "other", "replication_key_value": 3}, None),
-        ({"replication_key": "rk", "replication_key_value": None}, None),
-        ({"replication_key_value": 3}, (["rk"], [3], True)),
-        (
-            {"replication_key": "rk", "replication_key_value": 3, "key_values": {"id": 7}},
-            (["rk", "id"], [3, 7], False),
-        ),
-        (
-            {"replication_key": "rk", "replication_key_value": 3, "key_values": {}},
-            (["rk"], [3], True),
-        ),
-    ],
-)
-def test_bookmark_position(bookmark, expected):
-    assert source._bookmark_position(bookmark, "rk", ["rk", "id"]) == expected
-
-
-def test_keyless_bookmark_resumes_strictly_after_the_value():
-    bookmark = {"replication_key": "rk", "replication_key_value": 3, "key_values": {}}
-    assert source._bookmark_position(bookmark, "rk", ["rk"]) == (["rk"], [3], False)
-
-
-@pytest.mark.parametrize(
     ("value", "kind", "expected"),
     [
         ("2024-03-01T14:00:00.5+02:00", K.TIMESTAMP, datetime(2024, 3, 1, 12, 0, 0, 500000)),

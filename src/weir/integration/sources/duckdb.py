@@ -50,12 +50,14 @@ import pyarrow as pa
 from weir.integration.base import Source, stream_columns
 from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
-from weir.integration.singer import (
-    Catalog,
-    CatalogEntry,
-    ReplicationMethod,
+from weir.integration.singer import Catalog, CatalogEntry, ReplicationMethod
+from weir.integration.sources._common import (
+    incremental_keys,
+    quote_identifier,
+    require_columns,
+    resume_position,
+    stream_entry,
 )
-from weir.integration.sources.sqlite import resume_position, stream_entry
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBSource"]
 
@@ -120,11 +122,6 @@ WHERE database_name = current_database() AND schema_name = ? AND constraint_type
 """
 
 
-def quote(name: str) -> str:
-    """Quote an identifier for DuckDB."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True, slots=True)
 class _LiveColumn:
     """A column as the database has it now."""
@@ -146,7 +143,7 @@ class _LiveColumn:
 
     def select_expression(self, column: Column) -> str:
         """The SQL expression whose Arrow type is `column.arrow_type`."""
-        ident = quote(self.name)
+        ident = quote_identifier(self.name)
         if column.kind is ColumnKind.JSON and _NESTED.search(self.data_type):
             return f"CAST(to_json({ident}) AS VARCHAR)"
         return f"CAST({ident} AS {cast_type(column)})"
@@ -274,17 +271,12 @@ class DuckDBSource(Source):
                 f"DuckDB {self.path} has no table {self.schema}.{name}; run discovery again",
                 stream=name,
             )
-        missing = [c.name for c in columns if c.name not in table.columns]
-        if missing:
-            raise CatalogError(
-                f"columns {missing} are in the catalog but not in {self.schema}.{name}; "
-                "run discovery again or deselect them",
-                stream=name,
-            )
+        require_columns(name, columns, table.columns, f"{self.schema}.{name}")
         select = ", ".join(
-            f"{table.columns[c.name].select_expression(c)} AS {quote(c.name)}" for c in columns
+            f"{table.columns[c.name].select_expression(c)} AS {quote_identifier(c.name)}"
+            for c in columns
         )
-        query = f"SELECT {select} FROM {quote(self.schema)}.{quote(name)}"
+        query = f"SELECT {select} FROM {quote_identifier(self.schema)}.{quote_identifier(name)}"
         if stream.effective_replication_method is not ReplicationMethod.INCREMENTAL:
             return query, []
         clause, params = _incremental_clause(stream, columns, table, bookmark)
@@ -336,22 +328,11 @@ def _incremental_clause(
     bookmark: Mapping[str, Any] | None,
 ) -> tuple[str, list[Any]]:
     """`WHERE key IS NOT NULL [AND (key, ...) > (bookmark)] ORDER BY key, ...`."""
-    name = stream.stream
-    key = stream.effective_replication_key
-    if key is None or key not in table.columns:
-        raise CatalogError(
-            f"INCREMENTAL replication needs a replication_key that is a column of {name}; "
-            f"got {key!r}",
-            stream=name,
-        )
-    ties = [k for k in stream.effective_key_properties if k != key]
-    missing = [k for k in ties if k not in table.columns]
-    if missing:
-        raise CatalogError(f"key properties {missing} are not columns of {name}", stream=name)
+    key, ties = incremental_keys(stream, table.columns)
     by_name = {c.name: c for c in columns}
     order = [by_name.get(n) or table.columns[n].column() for n in [key, *ties]]
     expressions = [table.columns[c.name].select_expression(c) for c in order]
-    where = f"WHERE {quote(key)} IS NOT NULL"
+    where = f"WHERE {quote_identifier(key)} IS NOT NULL"
     params: list[Any] = []
     position = resume_position(bookmark, key, ties)
     if position is not None:

@@ -66,7 +66,6 @@ from typing import Any, Literal, cast, get_args
 import duckdb
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -74,12 +73,15 @@ import pyarrow.parquet as pq
 from weir.integration.base import Source, stream_columns
 from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
-from weir.integration.singer import (
-    Catalog,
-    CatalogEntry,
-    ReplicationMethod,
+from weir.integration.singer import Catalog, CatalogEntry, ReplicationMethod
+from weir.integration.sources._common import (
+    KeysetFilter,
+    concat_batches,
+    incremental_keys,
+    resume_position,
+    stream_entry,
 )
-from weir.integration.sources.sqlite import ResumePosition, resume_position, stream_entry
+from weir.integration.sources._sort import sorted_batches
 
 __all__ = [
     "INFER_BLOCK_BYTES",
@@ -458,11 +460,20 @@ class FileSource(Source):
         if stream.effective_replication_method is not ReplicationMethod.INCREMENTAL:
             yield from _rebatch(conformed, batch_size_rows)
             return
-        key, ties = _incremental_keys(stream, columns)
+        by_name = {c.name: c for c in columns}
+        key, ties = incremental_keys(stream, by_name, among="selected columns")
         position = resume_position(bookmark, key, ties)
-        after = (_after(b, key, position, columns) for b in conformed)
+        keep = KeysetFilter.of(key, position, lambda name, value: _scalar(value, by_name[name]))
         try:
-            yield from _sorted(after, arrow_schema(columns), [key, *ties], batch_size_rows)
+            with tempfile.TemporaryDirectory(prefix="weir-sort-") as spill:
+                yield from sorted_batches(
+                    (keep.keep(b) for b in conformed),
+                    arrow_schema(columns),
+                    [key, *ties],
+                    batch_size_rows,
+                    memory_limit=SORT_MEMORY_LIMIT,
+                    spill_dir=Path(spill),
+                )
         except duckdb.Error as exc:
             raise SourceError(
                 f"sorting the rows of {stream.stream} failed: {exc}", stream=stream.stream
@@ -523,22 +534,6 @@ def _catalog_entry(files: _StreamFiles, pattern: str, schema: pa.Schema) -> Cata
     )
 
 
-def _incremental_keys(stream: CatalogEntry, columns: Sequence[Column]) -> tuple[str, list[str]]:
-    names = {c.name for c in columns}
-    key = stream.effective_replication_key
-    if key is None or key not in names:
-        raise CatalogError(
-            f"INCREMENTAL replication needs a replication_key among the selected columns; "
-            f"got {key!r}",
-            stream=stream.stream,
-        )
-    ties = [k for k in stream.effective_key_properties if k != key]
-    missing = [k for k in ties if k not in names]
-    if missing:
-        raise CatalogError(f"key properties {missing} are not columns", stream=stream.stream)
-    return key, ties
-
-
 def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
     """Cut and join batches into batches of exactly `rows` rows (the last may be smaller)."""
     pending: list[pa.RecordBatch] = []
@@ -551,39 +546,10 @@ def _rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Record
             held += take
             rest = rest.slice(take)
             if held == rows:
-                yield _concat(pending)
+                yield concat_batches(pending)
                 pending, held = [], 0
     if held:
-        yield _concat(pending)
-
-
-def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-
-
-def _after(
-    batch: pa.RecordBatch, key: str, position: ResumePosition | None, columns: Sequence[Column]
-) -> pa.RecordBatch:
-    """The rows with a replication key, after `position` in (key, tie-breakers) order."""
-    mask: Any = pc.is_valid(batch.column(key))
-    if position is not None:
-        by_name = {c.name: c for c in columns}
-        later: pa.Array[Any] | None = None
-        equal: pa.Array[Any] | None = None
-        for name, value in position.values.items():
-            values, bound = batch.column(name), _scalar(value, by_name[name])
-            greater = pc.greater(values, bound)
-            step = greater if equal is None else pc.and_kleene(equal, greater)
-            later = step if later is None else pc.or_kleene(later, step)
-            same = pc.equal(values, bound)
-            equal = same if equal is None else pc.and_kleene(equal, same)
-        assert later is not None
-        assert equal is not None
-        wanted = later if position.strict else pc.or_kleene(later, equal)
-        mask = pc.and_kleene(mask, pc.fill_null(wanted, pa.scalar(False)))
-    return batch.filter(mask)
+        yield concat_batches(pending)
 
 
 def _scalar(value: object, column: Column) -> pa.Scalar[Any]:
@@ -598,46 +564,3 @@ def _scalar(value: object, column: Column) -> pa.Scalar[Any]:
     if parse is not None and value is not None:
         value = parse(str(value))
     return pa.scalar(value, column.arrow_type)
-
-
-def _sorted(
-    batches: Iterator[pa.RecordBatch], schema: pa.Schema, order: Sequence[str], rows: int
-) -> Iterator[pa.RecordBatch]:
-    """Sort the rows by `order` with DuckDB (spilling to a temporary folder), in batches.
-
-    An error raised while DuckDB pulls `batches` (a file that cannot be read) reaches DuckDB
-    as text; it is re-raised here as itself.
-    """
-    terms = ", ".join('"' + n.replace('"', '""') + '"' for n in order)
-    failures: list[BaseException] = []
-
-    def pulled() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from batches
-        except BaseException as exc:
-            failures.append(exc)
-            raise
-
-    with tempfile.TemporaryDirectory(prefix="weir-sort-") as spill:
-        # One thread: each sorting thread holds its own buffers, and memory, not speed, is
-        # what a sync must bound (1M rows sort in about 3 s either way).
-        config: dict[str, str | int] = {
-            "memory_limit": SORT_MEMORY_LIMIT,
-            "temp_directory": spill,
-            "threads": 1,
-        }
-        conn = duckdb.connect(config=dict(config))
-        try:
-            conn.execute("SET TimeZone = 'UTC'")
-            conn.execute("SET enable_progress_bar = false")  # it would print to the terminal
-            unsorted = conn.from_arrow(pa.RecordBatchReader.from_batches(schema, pulled()))
-            ordered = unsorted.order(terms)
-            for batch in ordered.to_arrow_reader(rows):
-                if batch.num_rows:
-                    yield batch if batch.schema == schema else batch.cast(schema)
-        except duckdb.Error:
-            if failures:
-                raise failures[0] from None
-            raise
-        finally:
-            conn.close()

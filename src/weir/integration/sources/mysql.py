@@ -77,12 +77,12 @@ from weir.integration._mysql import (
 from weir.integration.base import Source, stream_columns
 from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
-from weir.integration.singer import (
-    Catalog,
-    CatalogEntry,
-    Inclusion,
-    MetadataEntry,
-    ReplicationMethod,
+from weir.integration.singer import Catalog, CatalogEntry, ReplicationMethod
+from weir.integration.sources._common import (
+    incremental_keys,
+    require_columns,
+    resume_position,
+    stream_entry,
 )
 
 __all__ = ["MAX_BATCH_BYTES", "MySQLSource"]
@@ -286,13 +286,7 @@ class MySQLSource(Source):
                 f"table {self.database}.{name} does not exist; run discovery again", stream=name
             )
         live = table.columns
-        missing = [c.name for c in columns if c.name not in live]
-        if missing:
-            raise CatalogError(
-                f"columns {missing} are in the catalog but not in {self.database}.{name}; "
-                "run discovery again or deselect them",
-                stream=name,
-            )
+        require_columns(name, columns, live, f"{self.database}.{name}")
         if not columns:
             raise CatalogError("no field is selected; select at least one", stream=name)
         fields = ", ".join(live[c.name].csv_field(c.kind) for c in columns)
@@ -350,42 +344,19 @@ def _live_tables(conn: Any, database: str, tables: Collection[str] | None) -> di
 
 
 def _catalog_entry(database: str, table: _LiveTable) -> CatalogEntry:
-    live = table.columns
-    columns = {name: c.column() for name, c in live.items()}
-    root = {
-        "inclusion": Inclusion.AVAILABLE.value,
-        "table-key-properties": list(table.keys),
-        "schema-name": database,
-        "database-name": database,
-        "is-view": table.is_view,
-        "row-count": table.row_estimate,
-        "valid-replication-keys": [
-            name for name, c in columns.items() if c.kind not in _NOT_REPLICATION_KEYS
-        ],
-    }
-    fields = [
-        MetadataEntry(
-            ("properties", c.name),
-            {
-                "inclusion": (
-                    Inclusion.AUTOMATIC if c.name in table.keys else Inclusion.AVAILABLE
-                ).value,
-                "sql-datatype": c.column_type,
-                "selected-by-default": True,
-            },
-        )
-        for c in live.values()
-    ]
-    return CatalogEntry(
-        tap_stream_id=table.name,
-        stream=table.name,
-        schema={
-            "type": "object",
-            "properties": {n: c.json_schema() for n, c in columns.items()},
-        },
-        metadata=(MetadataEntry((), root), *fields),
+    columns = [c.column() for c in table.columns.values()]
+    return stream_entry(
+        table.name,
+        columns,
         key_properties=table.keys,
-        auto_add_new_fields=True,
+        replication_keys=[c.name for c in columns if c.kind not in _NOT_REPLICATION_KEYS],
+        root={
+            "schema-name": database,
+            "database-name": database,
+            "is-view": table.is_view,
+            "row-count": table.row_estimate,
+        },
+        fields={c.name: {"sql-datatype": c.column_type} for c in table.columns.values()},
     )
 
 
@@ -396,28 +367,16 @@ def _incremental_clause(
     bookmark: Mapping[str, Any] | None,
 ) -> str:
     """` WHERE rk IS NOT NULL [AND (rk, keys) > (bookmark)] ORDER BY rk, keys`."""
-    name = stream.stream
-    key = stream.effective_replication_key
-    if key is None or key not in live:
-        raise CatalogError(
-            f"INCREMENTAL replication needs a replication_key that is a column of {name}; "
-            f"got {key!r}",
-            stream=name,
-        )
-    order = [key, *(k for k in stream.effective_key_properties if k != key)]
-    missing = [k for k in order if k not in live]
-    if missing:
-        raise CatalogError(f"key properties {missing} are not columns of {name}", stream=name)
+    key, ties = incremental_keys(stream, live)
     where = [f"{quote(key)} IS NOT NULL"]
-    position = _bookmark_position(bookmark, key, order)
+    position = resume_position(bookmark, key, ties)
     if position is not None:
-        names, values, inclusive = position
+        names = list(position.values)
         literals = [
-            conn.escape(_sql_value(v, live[n].column().kind))
-            for n, v in zip(names, values, strict=True)
+            conn.escape(_sql_value(v, live[n].column().kind)) for n, v in position.values.items()
         ]
-        where.append(_after(names, literals, inclusive=inclusive))
-    order_by = ", ".join(quote(n) for n in order)
+        where.append(_after(names, literals, inclusive=not position.strict))
+    order_by = ", ".join(quote(n) for n in [key, *ties])
     return f" WHERE {' AND '.join(where)} ORDER BY {order_by}"
 
 
@@ -430,28 +389,6 @@ def _after(names: Sequence[str], literals: Sequence[str], *, inclusive: bool) ->
         equal = [f"{quote(n)} = {v}" for n, v in zip(names[:last], literals[:last], strict=True)]
         terms.append(" AND ".join([*equal, f"{quote(names[last])} > {literals[last]}"]))
     return "(" + " OR ".join(f"({t})" for t in terms) + ")"
-
-
-def _bookmark_position(
-    bookmark: Mapping[str, Any] | None, key: str, order: Sequence[str]
-) -> tuple[list[str], list[Any], bool] | None:
-    """Columns, values and inclusiveness of the resume position, or None to read everything.
-
-    A Weir bookmark has `key_values` for every key property: resume strictly after that row.
-    Without keys, Weir only commits after the last row of a replication-key value, so resume
-    strictly after the value. A bookmark from elsewhere (a Singer tap's, Mage's) has no
-    `key_values`: resume at the value itself (>=), re-reading its rows rather than losing any.
-    """
-    if not bookmark or bookmark.get("replication_key") not in (None, key):
-        return None
-    value = bookmark.get("replication_key_value")
-    if value is None:
-        return None
-    key_values = bookmark.get("key_values")
-    tie_breakers = list(order[1:])
-    if not isinstance(key_values, Mapping) or any(k not in key_values for k in tie_breakers):
-        return [key], [value], True
-    return [key, *tie_breakers], [value, *(key_values[k] for k in tie_breakers)], False
 
 
 def _sql_value(value: object, kind: ColumnKind) -> object:

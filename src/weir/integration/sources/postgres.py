@@ -52,12 +52,12 @@ from weir.integration._postgres import connect, describe, is_transient, normalis
 from weir.integration.base import Source, stream_columns
 from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
-from weir.integration.singer import (
-    Catalog,
-    CatalogEntry,
-    Inclusion,
-    MetadataEntry,
-    ReplicationMethod,
+from weir.integration.singer import Catalog, CatalogEntry, ReplicationMethod
+from weir.integration.sources._common import (
+    incremental_keys,
+    require_columns,
+    resume_position,
+    stream_entry,
 )
 
 __all__ = ["MAX_BATCH_BYTES", "PostgresSource"]
@@ -243,13 +243,7 @@ class PostgresSource(Source):
                 stream=name,
             )
         live = table.columns
-        missing = [c.name for c in columns if c.name not in live]
-        if missing:
-            raise CatalogError(
-                f"columns {missing} are in the catalog but not in {self.schema}.{name}; "
-                "run discovery again or deselect them",
-                stream=name,
-            )
+        require_columns(name, columns, live, f"{self.schema}.{name}")
         select = sql.SQL(", ").join(live[c.name].select_expression(c.kind) for c in columns)
         query = sql.SQL("SELECT {} FROM {}").format(select, sql.Identifier(self.schema, name))
         if stream.effective_replication_method is ReplicationMethod.INCREMENTAL:
@@ -283,98 +277,43 @@ def _live_tables(
 
 
 def _catalog_entry(schema: str, table: _LiveTable) -> CatalogEntry:
-    live = table.columns
-    keys = tuple(c.name for c in live.values() if c.in_primary_key)
-    properties = {c.name: c.column().json_schema() for c in live.values()}
-    root = {
-        "inclusion": Inclusion.AVAILABLE.value,
-        "table-key-properties": list(keys),
-        "schema-name": schema,
-        "is-view": table.relkind in ("v", "m"),
-        "row-count": table.row_estimate,
-        "valid-replication-keys": [c.name for c in live.values() if not c.is_array],
-    }
-    fields = [
-        MetadataEntry(
-            ("properties", c.name),
-            {
-                "inclusion": _inclusion(c).value,
-                "sql-datatype": c.sql_type,
-                "selected-by-default": True,
-            },
-        )
-        for c in live.values()
-    ]
-    return CatalogEntry(
-        tap_stream_id=table.name,
-        stream=table.name,
-        schema={"type": "object", "properties": properties},
-        metadata=(MetadataEntry((), root), *fields),
-        key_properties=keys,
-        auto_add_new_fields=True,
+    live = table.columns.values()
+    return stream_entry(
+        table.name,
+        [c.column() for c in live],
+        key_properties=[c.name for c in live if c.in_primary_key],
+        replication_keys=[c.name for c in live if not c.is_array],
+        root={
+            "schema-name": schema,
+            "is-view": table.relkind in ("v", "m"),
+            "row-count": table.row_estimate,
+        },
+        fields={c.name: {"sql-datatype": c.sql_type} for c in live},
     )
-
-
-def _inclusion(column: _LiveColumn) -> Inclusion:
-    return Inclusion.AUTOMATIC if column.in_primary_key else Inclusion.AVAILABLE
 
 
 def _incremental_clause(
     stream: CatalogEntry, live: Mapping[str, _LiveColumn], bookmark: Mapping[str, Any] | None
 ) -> sql.Composed:
     """`WHERE rk IS NOT NULL [AND (rk, keys) > (bookmark)] ORDER BY rk, keys`."""
-    name = stream.stream
-    key = stream.effective_replication_key
-    if key is None or key not in live:
-        raise CatalogError(
-            f"INCREMENTAL replication needs a replication_key that is a column of {name}; "
-            f"got {key!r}",
-            stream=name,
-        )
-    order = [key, *(k for k in stream.effective_key_properties if k != key)]
-    missing = [k for k in order if k not in live]
-    if missing:
-        raise CatalogError(f"key properties {missing} are not columns of {name}", stream=name)
+    key, ties = incremental_keys(stream, live)
     where = sql.SQL("WHERE {} IS NOT NULL").format(sql.Identifier(key))
-    position = _bookmark_position(bookmark, key, order)
+    position = resume_position(bookmark, key, ties)
     if position is not None:
-        names, values, operator = position
+        names = list(position.values)
         left = sql.SQL(", ").join(sql.Identifier(n) for n in names)
         right = sql.SQL(", ").join(
-            sql.SQL("{}::{}").format(sql.Literal(v), sql.SQL(live[n].sql_type))
-            for n, v in zip(names, values, strict=True)
+            sql.SQL("{}::{}").format(sql.Literal(_text(v)), sql.SQL(live[n].sql_type))
+            for n, v in position.values.items()
         )
-        where = sql.SQL("{} AND ({}) {} ({})").format(where, left, sql.SQL(operator), right)
-    order_by = sql.SQL(", ").join(sql.Identifier(n) for n in order)
+        operator = sql.SQL(">" if position.strict else ">=")
+        where = sql.SQL("{} AND ({}) {} ({})").format(where, left, operator, right)
+    order_by = sql.SQL(", ").join(sql.Identifier(n) for n in [key, *ties])
     return sql.SQL("{} ORDER BY {}").format(where, order_by)
 
 
-def _bookmark_position(
-    bookmark: Mapping[str, Any] | None, key: str, order: Sequence[str]
-) -> tuple[list[str], list[str | None], str] | None:
-    """Columns, text values and operator of the resume position, or None to read everything.
-
-    A Weir bookmark has `key_values` for every key property: resume strictly after that row.
-    Without keys, Weir only commits after the last row of a replication-key value, so resume
-    strictly after the value. A bookmark from elsewhere (a Singer tap's, Mage's) has no
-    `key_values`: resume at the value itself (>=), re-reading its rows rather than losing any.
-    """
-    if not bookmark or bookmark.get("replication_key") not in (None, key):
-        return None
-    value = bookmark.get("replication_key_value")
-    if value is None:
-        return None
-    key_values = bookmark.get("key_values")
-    if not isinstance(key_values, Mapping):
-        return [key], [_text(value)], ">="
-    tie_breakers = list(order[1:])
-    if any(k not in key_values for k in tie_breakers):
-        return [key], [_text(value)], ">="
-    values = [_text(value), *(_text(key_values[k]) for k in tie_breakers)]
-    return [key, *tie_breakers], values, ">"
-
-
 def _text(value: object) -> str | None:
+    """A bookmark value (JSON) as the text PostgreSQL casts to the column's type."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):

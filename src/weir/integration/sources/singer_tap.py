@@ -70,7 +70,6 @@ import logging
 import subprocess
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -101,6 +100,13 @@ from weir.integration.singer import (
     StateMessage,
     parse_message,
 )
+from weir.integration.sources._common import (
+    KeysetFilter,
+    ResumePosition,
+    incremental_keys,
+    resume_position,
+)
+from weir.integration.sources._sort import sorted_batches
 
 __all__ = [
     "DISCOVERY_CACHE_SECONDS",
@@ -227,11 +233,11 @@ class SingerTapSource(Source):
                 out: Iterator[pa.RecordBatch] = iter(batches)
                 if incremental:
                     exact = self.sort_incremental
-                    position = _Position.of(stream, columns, bookmark, exact=exact)
+                    keep, order = _keyset(stream, columns, bookmark, exact=exact)
                     if exact:
-                        out = _sorted(batches, columns, position, run_dir)
+                        out = _sorted(batches, columns, keep, order, run_dir)
                     else:
-                        out = _checked_order(batches, stream, position)
+                        out = _checked_order(batches, stream, keep)
                 yield from out
                 self._last_state = batches.state
 
@@ -602,114 +608,54 @@ _CONVERTERS: dict[ColumnKind, Any] = {
 
 
 # -- INCREMENTAL: where to resume, order -------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Position:
-    """Which rows of an INCREMENTAL stream to pass on.
+def _keyset(
+    entry: CatalogEntry,
+    columns: Sequence[Column],
+    bookmark: Mapping[str, Any] | None,
+    *,
+    exact: bool,
+) -> tuple[KeysetFilter, list[str]]:
+    """Which rows of an INCREMENTAL stream to pass on, and the order to sort them in.
 
-    A row passes when its replication key is not NULL and it comes after the bookmark.
+    The bookmark is read as every source reads it (`resume_position`): with `exact` (sorted
+    rows) a bookmark with key values resumes strictly after that row. Without it the rows come
+    in the tap's order, in which ties are not sorted by key: rows equal to the bookmark's value
+    are passed again when the stream has key properties (they are upserted), and skipped when
+    it has none (Weir commits such streams only after the last row of a value).
 
-    Attributes:
-        key: the replication key column.
-        order: the sort columns: the replication key, then the other key properties.
-        value: the bookmark's replication key value, or None to pass every row.
-        key_values: the bookmark's key values (one per `order[1:]`), or None.
-        strict: whether rows equal to the bookmark's position are skipped.
+    Raises:
+        CatalogError: the replication key or a key property is not a selected column.
+        SourceError: a bookmark value does not fit its column's kind.
     """
+    by_name = {c.name: c for c in columns}
+    key, ties = incremental_keys(entry, by_name, among="selected columns")
+    position = resume_position(bookmark, key, ties)
+    if position is not None and position.strict and ties and not exact:
+        position = ResumePosition({key: position.values[key]}, strict=False)
 
-    key: str
-    order: tuple[str, ...]
-    value: pa.Scalar[Any] | None = None
-    key_values: tuple[pa.Scalar[Any], ...] | None = None
-    strict: bool = False
+    def scalar(name: str, value: Any) -> pa.Scalar[Any]:
+        converted: pa.Scalar[Any] = _to_arrow([value], by_name[name], entry.stream)[0]
+        return converted
 
-    @classmethod
-    def of(
-        cls,
-        entry: CatalogEntry,
-        columns: Sequence[Column],
-        bookmark: Mapping[str, Any] | None,
-        *,
-        exact: bool,
-    ) -> _Position:
-        """Read the bookmark (see `Source.read`).
-
-        With `exact` (sorted rows) a bookmark with key values resumes strictly after that row.
-        Without it, rows equal to the bookmark's value are passed again when the stream has key
-        properties (they are upserted), and skipped when it has none (Weir commits such streams
-        only after the last row of a value).
-        """
-        key = entry.effective_replication_key
-        by_name = {c.name: c for c in columns}
-        if key is None or key not in by_name:
-            raise SourceError(
-                f"INCREMENTAL replication needs a replication_key among the selected columns; "
-                f"got {key!r}",
-                stream=entry.stream,
-            )
-        order = (key, *(k for k in entry.effective_key_properties if k != key))
-        value = None if not bookmark else bookmark.get("replication_key_value")
-        if value is None or (bookmark or {}).get("replication_key") not in (None, key):
-            return cls(key, order)
-        scalar = _to_arrow([value], by_name[key], entry.stream)[0]
-        found = (bookmark or {}).get("key_values")
-        ties = order[1:]
-        if not isinstance(found, Mapping) or any(k not in found for k in ties):
-            return cls(key, order, scalar)
-        if not ties:
-            return cls(key, order, scalar, (), strict=True)
-        if not exact:
-            return cls(key, order, scalar)
-        values = tuple(_to_arrow([found[k]], by_name[k], entry.stream)[0] for k in ties)
-        return cls(key, order, scalar, values, strict=True)
-
-    def keep(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """The rows of `batch` to pass on."""
-        rk = batch.column(self.key)
-        mask = pc.is_valid(rk)
-        if self.value is not None:
-            mask = pc.and_kleene(mask, self._after(batch, rk))
-        if pc.all(mask).as_py():
-            return batch
-        return batch.filter(mask)
-
-    def _after(self, batch: pa.RecordBatch, rk: pa.Array[Any]) -> pa.Array[Any]:
-        value = self.value
-        assert value is not None
-        if self.key_values is None or not self.strict:
-            return pc.greater_equal(rk, value)
-        if not self.key_values:
-            return pc.greater(rk, value)
-        rest: pa.Array[Any] | None = None
-        for name, key_value in reversed(list(zip(self.order[1:], self.key_values, strict=True))):
-            column = batch.column(name)
-            greater = pc.greater(column, key_value)
-            rest = (
-                greater
-                if rest is None
-                else pc.or_kleene(greater, pc.and_kleene(pc.equal(column, key_value), rest))
-            )
-        assert rest is not None
-        tie = pc.and_kleene(pc.equal(rk, value), rest)
-        after: pa.Array[Any] = pc.or_kleene(pc.greater(rk, value), tie)
-        return after
+    return KeysetFilter.of(key, position, scalar), [key, *ties]
 
 
 def _checked_order(
-    batches: _TapBatches, entry: CatalogEntry, position: _Position
+    batches: _TapBatches, entry: CatalogEntry, keep: KeysetFilter
 ) -> Iterator[pa.RecordBatch]:
     """Pass batches on as the tap sent them, after the bookmark, checking their order."""
     last: pa.Scalar[Any] | None = None
     for batch in batches:
-        kept = position.keep(batch)
+        kept = keep.keep(batch)
         if not kept.num_rows:
             continue
-        rk = kept.column(position.key)
+        rk = kept.column(keep.key)
         rows = kept.num_rows
         backwards = last is not None and pc.less(rk[0], last).as_py()
         if backwards or (rows > 1 and pc.any(pc.less(rk.slice(1), rk.slice(0, rows - 1))).as_py()):
             raise SourceError(
                 f"Singer tap '{batches.source.name}' sent rows out of replication-key order "
-                f"('{position.key}' went down); resuming could lose rows. Use "
+                f"('{keep.key}' went down); resuming could lose rows. Use "
                 "sort_incremental=True, or FULL_TABLE replication",
                 stream=entry.stream,
             )
@@ -720,20 +666,22 @@ def _checked_order(
 def _sorted(
     batches: _TapBatches,
     columns: tuple[Column, ...],
-    position: _Position,
+    keep: KeysetFilter,
+    order: Sequence[str],
     run_dir: Path,
 ) -> Iterator[pa.RecordBatch]:
-    """Spill every batch to Parquet, then stream it back sorted by `position.order`.
+    """Spill every batch to Parquet, then stream it back sorted by `order`.
 
     The tap must exit successfully before anything is passed on: a partial, sorted read could
-    commit a bookmark past rows the tap had not sent yet.
+    commit a bookmark past rows the tap had not sent yet. The last batch carries the tap's
+    final state.
     """
     schema = arrow_schema(columns)
     spill = run_dir / "spill.parquet"
     writer: pq.ParquetWriter | None = None
     try:
         for batch in batches:
-            kept = position.keep(batch)
+            kept = keep.keep(batch)
             if kept.num_rows:
                 writer = writer or pq.ParquetWriter(spill, schema)
                 writer.write_batch(kept.replace_schema_metadata(None))
@@ -743,8 +691,12 @@ def _sorted(
     if writer is None:
         return
     state = batches.state
+    size = batches.batch_size_rows
+    spilled = pq.ParquetFile(spill).iter_batches(batch_size=size)
     held: pa.RecordBatch | None = None
-    for batch in _duckdb_sorted(spill, schema, position.order, run_dir, batches.batch_size_rows):
+    for batch in sorted_batches(
+        spilled, schema, order, size, memory_limit=SORT_MEMORY_LIMIT, spill_dir=run_dir, threads=2
+    ):
         if held is not None:
             yield held
         held = batch
@@ -752,28 +704,3 @@ def _sorted(
         if state is not None:
             held = held.replace_schema_metadata({SINGER_STATE_METADATA_KEY: orjson.dumps(state)})
         yield held
-
-
-def _duckdb_sorted(
-    spill: Path, schema: pa.Schema, order: Sequence[str], run_dir: Path, batch_size_rows: int
-) -> Iterator[pa.RecordBatch]:
-    import duckdb
-
-    def quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "memory_limit": SORT_MEMORY_LIMIT,
-        "threads": 2,
-        "temp_directory": str(run_dir),
-    }
-    with duckdb.connect(config=config) as conn:
-        conn.execute("SET TimeZone = 'UTC'")
-        ordering = ", ".join(quote(name) for name in order)
-        relation = conn.sql(
-            f"SELECT * FROM read_parquet($spill) ORDER BY {ordering}",
-            params={"spill": str(spill)},
-        )
-        for batch in relation.to_arrow_reader(batch_size_rows):
-            if batch.num_rows:
-                yield batch.cast(schema)

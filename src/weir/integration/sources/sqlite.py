@@ -65,35 +65,26 @@ from typing import Any
 
 import pyarrow as pa
 
-from weir.integration.base import SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN, Source, stream_columns
+from weir.integration.base import Source, stream_columns
 from weir.integration.columns import Column, ColumnKind, arrow_schema
 from weir.integration.errors import CatalogError, ConnectorConfigError, SourceError
-from weir.integration.singer import (
-    Catalog,
-    CatalogEntry,
-    Inclusion,
-    MetadataEntry,
-    ReplicationMethod,
+from weir.integration.singer import Catalog, CatalogEntry, ReplicationMethod
+from weir.integration.sources._common import (
+    concat_batches,
+    incremental_keys,
+    quote_identifier,
+    require_columns,
+    resume_position,
+    stream_entry,
 )
 
-__all__ = [
-    "FETCH_ROWS",
-    "MAX_BATCH_BYTES",
-    "WEIR_COLUMNS",
-    "ResumePosition",
-    "SQLiteSource",
-    "resume_position",
-    "stream_entry",
-]
+__all__ = ["FETCH_ROWS", "MAX_BATCH_BYTES", "SQLiteSource"]
 
 FETCH_ROWS = 10_000
 """Rows fetched from SQLite as Python objects at a time before they are converted to Arrow."""
 
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 """A batch is cut early once its Arrow data reaches this size, bounding memory for wide rows."""
-
-WEIR_COLUMNS = frozenset({SYNCED_AT_COLUMN, TABLE_VERSION_COLUMN})
-"""Columns a Weir destination adds: discovered, but not selected by default (shared)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
@@ -123,103 +114,6 @@ _NUMERIC_NAMES = {
 _PRECISION = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 _TRUE = frozenset({"true", "t", "1"})
 _FALSE = frozenset({"false", "f", "0"})
-
-
-# -- shared by the SQLite, DuckDB and file sources ----------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ResumePosition:
-    """Where an INCREMENTAL read resumes.
-
-    Attributes:
-        values: column name -> bookmark value (JSON), in order: the replication key, then the
-            key properties used as tie-breakers.
-        strict: True to read rows strictly after the position, False to read from it (>=).
-    """
-
-    values: Mapping[str, Any]
-    strict: bool
-
-
-def resume_position(
-    bookmark: Mapping[str, Any] | None, key: str, tie_breakers: Sequence[str]
-) -> ResumePosition | None:
-    """Read a bookmark into the position an INCREMENTAL read resumes from.
-
-    The rules are the PostgreSQL source's: a Weir bookmark with `key_values` for every
-    tie-breaker resumes strictly after that row; without tie-breakers Weir only commits after
-    the last row of a replication-key value, so it resumes strictly after the value. A bookmark
-    from elsewhere (a Singer tap's, Mage's) has no `key_values`: it resumes at the value itself
-    (>=), re-reading its rows rather than losing any.
-
-    Args:
-        bookmark: the stream's bookmark, or None.
-        key: the replication key.
-        tie_breakers: the key properties other than the replication key, in order.
-
-    Returns:
-        The position, or None to read everything (no bookmark, no value, or a bookmark made
-        for another replication key).
-    """
-    if not bookmark or bookmark.get("replication_key") not in (None, key):
-        return None
-    value = bookmark.get("replication_key_value")
-    if value is None:
-        return None
-    key_values = bookmark.get("key_values")
-    if not isinstance(key_values, Mapping) or any(k not in key_values for k in tie_breakers):
-        return ResumePosition({key: value}, strict=False)
-    return ResumePosition({key: value, **{k: key_values[k] for k in tie_breakers}}, strict=True)
-
-
-def stream_entry(
-    name: str,
-    columns: Sequence[Column],
-    *,
-    key_properties: Sequence[str],
-    replication_keys: Sequence[str],
-    root: Mapping[str, Any],
-    fields: Mapping[str, Mapping[str, Any]],
-) -> CatalogEntry:
-    """A discovered stream's catalog entry, as every source of this package writes it.
-
-    Key properties are `inclusion: automatic`; Weir's own stamp columns (`WEIR_COLUMNS`) are
-    `selected-by-default: false`; nothing is selected.
-
-    Args:
-        name: the stream's `tap_stream_id` and name.
-        columns: its columns, in order.
-        key_properties: the columns identifying a row (a primary key), or none.
-        replication_keys: the columns offered as `valid-replication-keys`.
-        root: more stream metadata (e.g. `is-view`).
-        fields: more metadata per column (e.g. `sql-datatype`).
-    """
-    entries = [
-        MetadataEntry(
-            ("properties", c.name),
-            {
-                "inclusion": (
-                    Inclusion.AUTOMATIC if c.name in key_properties else Inclusion.AVAILABLE
-                ).value,
-                **fields.get(c.name, {}),
-                "selected-by-default": c.name not in WEIR_COLUMNS,
-            },
-        )
-        for c in columns
-    ]
-    stream_root = {
-        "inclusion": Inclusion.AVAILABLE.value,
-        "table-key-properties": list(key_properties),
-        **root,
-        "valid-replication-keys": list(replication_keys),
-    }
-    return CatalogEntry(
-        tap_stream_id=name,
-        stream=name,
-        schema={"type": "object", "properties": {c.name: c.json_schema() for c in columns}},
-        metadata=(MetadataEntry((), stream_root), *entries),
-        key_properties=tuple(key_properties),
-        auto_add_new_fields=True,
-    )
 
 
 # -- type mapping -------------------------------------------------------------------------------
@@ -411,11 +305,6 @@ def _first_bad_value(values: Sequence[Any], column: Column, exc: BaseException) 
 
 
 # -- the live schema ----------------------------------------------------------------------------
-def quote(name: str) -> str:
-    """Quote an identifier for SQLite."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 @dataclass(frozen=True, slots=True)
 class _LiveColumn:
     name: str
@@ -451,7 +340,7 @@ class _LiveTable:
         if self.rowid is not None:
             return [self.rowid]
         if not self.is_view and self.primary_key:
-            return [quote(k) for k in self.primary_key]
+            return [quote_identifier(k) for k in self.primary_key]
         return None
 
 
@@ -494,7 +383,7 @@ def _rowid_alias(conn: sqlite3.Connection, table: str, columns: Collection[str])
         if alias in columns:
             continue
         try:
-            conn.execute(f"SELECT {alias} FROM {quote(table)} LIMIT 0")
+            conn.execute(f"SELECT {alias} FROM {quote_identifier(table)} LIMIT 0")
         except sqlite3.OperationalError:
             return None  # a WITHOUT ROWID table
         return alias
@@ -529,7 +418,7 @@ class _OrderTerm:
 
 def _order_term(name: str, column: Column) -> _OrderTerm:
     """The order term of a key column: by its converted value (see the module docstring)."""
-    ident = quote(name)
+    ident = quote_identifier(name)
     if column.kind is ColumnKind.DECIMAL:
         scale = column.scale or 0
         return _OrderTerm(
@@ -587,7 +476,7 @@ class _ReadPlan:
         elif self.start is not None:
             where.append(self.start[0])
             params.extend(self.start[1])
-        sql = f"SELECT {', '.join(exprs)} FROM {quote(self.table)}"
+        sql = f"SELECT {', '.join(exprs)} FROM {quote_identifier(self.table)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         if self.order:
@@ -609,29 +498,13 @@ def _plan(
     bookmark: Mapping[str, Any] | None,
 ) -> _ReadPlan:
     name = stream.stream
-    missing = [c.name for c in columns if c.name not in table.columns]
-    if missing:
-        raise CatalogError(
-            f"columns {missing} are in the catalog but not in SQLite table {name}; "
-            "run discovery again or deselect them",
-            stream=name,
-        )
-    select = [quote(c.name) for c in columns]
+    require_columns(name, columns, table.columns, f"SQLite table {name}")
+    select = [quote_identifier(c.name) for c in columns]
     unique = table.unique_order()
     if stream.effective_replication_method is not ReplicationMethod.INCREMENTAL:
         tail = [_OrderTerm(e, _same) for e in unique or []]
         return _ReadPlan(name, select, tail, [], None, unique is not None)
-    key = stream.effective_replication_key
-    if key is None or key not in table.columns:
-        raise CatalogError(
-            f"INCREMENTAL replication needs a replication_key that is a column of {name}; "
-            f"got {key!r}",
-            stream=name,
-        )
-    ties = [k for k in stream.effective_key_properties if k != key]
-    missing = [k for k in ties if k not in table.columns]
-    if missing:
-        raise CatalogError(f"key properties {missing} are not columns of {name}", stream=name)
+    key, ties = incremental_keys(stream, table.columns)
     by_name = {c.name: c for c in columns}
     terms = [_order_term(n, by_name.get(n) or table.columns[n].column()) for n in [key, *ties]]
     start = None
@@ -641,7 +514,7 @@ def _plan(
         values = [t.parameter(v) for t, v in zip(used, position.values.values(), strict=True)]
         start = (_row_greater([t.expression for t in used], strict=position.strict), values)
     rowid = [_OrderTerm(table.rowid, _same)] if table.rowid else []
-    where = [f"{quote(key)} IS NOT NULL"]
+    where = [f"{quote_identifier(key)} IS NOT NULL"]
     return _ReadPlan(name, select, [*terms, *rowid], where, start, paginate=False)
 
 
@@ -807,7 +680,7 @@ def _batches(
             size += pieces[-1].nbytes
             after = fetched[-1][width:]
         if pieces:
-            yield _combine(pieces, schema)
+            yield concat_batches(pieces)
         if plan.paginate:
             cursor.close()
             cursor = None
@@ -828,9 +701,3 @@ def _convert(
             stream=stream,
         ) from exc
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _combine(pieces: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
-    if len(pieces) == 1:
-        return pieces[0]
-    return pa.Table.from_batches(pieces, schema=schema).combine_chunks().to_batches()[0]
