@@ -17,7 +17,7 @@ from weir.integration import (
     stream_columns,
 )
 from weir.integration.columns import Column
-from weir.integration.sources.sqlite import SQLiteSource, affinity, sqlite_column
+from weir.integration.sources.sqlite import SQLiteSource
 
 from .helpers import MemoryDestination, incremental, read_rows, select_all
 
@@ -80,42 +80,6 @@ def test_reads_every_chinook_row_with_converted_values(chinook):
     with sqlite3.connect(chinook) as conn:
         expected = conn.execute("SELECT round(sum(Total), 2) FROM Invoice").fetchone()[0]
     assert sum(r["Total"] for r in rows) == Decimal(str(expected))
-
-
-@pytest.mark.parametrize(
-    ("declared", "expected"),
-    [
-        ("INTEGER", Column("c", ColumnKind.BIGINT)),
-        ("TINYINT", Column("c", ColumnKind.BIGINT)),
-        ("NVARCHAR(40)", Column("c", ColumnKind.TEXT)),
-        ("CLOB", Column("c", ColumnKind.TEXT)),
-        ("", Column("c", ColumnKind.TEXT)),
-        ("BLOB", Column("c", ColumnKind.TEXT)),
-        ("DOUBLE PRECISION", Column("c", ColumnKind.DOUBLE)),
-        ("FLOAT", Column("c", ColumnKind.DOUBLE)),
-        ("NUMERIC(10,2)", Column("c", ColumnKind.DECIMAL, precision=10, scale=2)),
-        ("decimal(7)", Column("c", ColumnKind.DECIMAL, precision=7, scale=0)),
-        ("DECIMAL(50,2)", Column("c", ColumnKind.NUMERIC)),
-        ("NUMERIC", Column("c", ColumnKind.NUMERIC)),
-        ("BOOLEAN", Column("c", ColumnKind.BOOLEAN)),
-        ("DATETIME", Column("c", ColumnKind.TIMESTAMP)),
-        ("timestamp", Column("c", ColumnKind.TIMESTAMP)),
-        ("DATE", Column("c", ColumnKind.DATE)),
-        ("TIME", Column("c", ColumnKind.TIME)),
-        ("JSON", Column("c", ColumnKind.JSON)),
-        ("MONEY", Column("c", ColumnKind.TEXT)),
-        ("POINT", Column("c", ColumnKind.BIGINT)),  # contains INT: SQLite's own rule
-    ],
-)
-def test_type_mapping_follows_sqlite_affinity(declared, expected):
-    assert sqlite_column("c", declared) == expected
-
-
-def test_affinity_rules_in_sqlite_order():
-    assert affinity("CHARINT") == "INTEGER"  # rule 1 wins over rule 2
-    assert affinity("FLOATING POINT") == "INTEGER"
-    assert affinity("STRING") == "NUMERIC"
-    assert affinity("BLOB") == "BLOB"
 
 
 def test_converts_what_sqlite_stores(tmp_path):
