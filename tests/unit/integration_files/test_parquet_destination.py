@@ -268,7 +268,7 @@ def test_orphans_of_a_crash_are_never_read_and_are_deleted_by_the_next_write(tmp
     catalog = incremental(select_all(source), "orders", "updated")
     lake = ParquetDestination(tmp_path / "lake")
     commits = []
-    real_commit = parquet_module._commit
+    real_commit = parquet_module.commit_manifest
 
     def dies_on_third(folder, manifest):
         commits.append(manifest.generation)
@@ -276,10 +276,10 @@ def test_orphans_of_a_crash_are_never_read_and_are_deleted_by_the_next_write(tmp
             raise OSError("disk vanished")  # after the batch's files were renamed in place
         real_commit(folder, manifest)
 
-    monkeypatch.setattr(parquet_module, "_commit", dies_on_third)
+    monkeypatch.setattr(parquet_module, "commit_manifest", dies_on_third)
     with pytest.raises(SyncFailedError, match="disk vanished"):
         run_sync(source, lake, catalog, batch_size_rows=5)
-    monkeypatch.setattr(parquet_module, "_commit", real_commit)
+    monkeypatch.setattr(parquet_module, "commit_manifest", real_commit)
     folder = tmp_path / "lake" / "orders"
     assert sorted(r["id"] for r in lake.read_table("orders").to_pylist()) == list(range(1, 11))
     assert lake.read_bookmark("default", "orders")["replication_key_value"] == 10

@@ -9,15 +9,12 @@ root/<table>/v<version>-<token>/          the data folder; REPLACE starts a new 
     [<col>=<value>/...]part-<n>-<token>.parquet
 ```
 
-Exactly once. The manifest is the only truth: it lists the table's files, its columns and the
-bookmark of each (state id, stream). A batch is committed by writing its files (each to a hidden
-temporary name, fsynced, then renamed), then replacing the manifest atomically (a new manifest
-written to a temporary file, fsynced, renamed over the old one, folder fsynced). A sync killed at
-any moment leaves either the old manifest or the new one; files written but not yet listed are
-orphans, which nothing reads and which the next write to the table deletes (with old data
-folders and stray temporary files). Readers must read the manifest's files: `dataset()` and
-`read_table()` do; a plain glob over the folder may see orphans after a crash until the next
-write. One sync writes a table at a time (a second one fails with a retriable
+Exactly once. The manifest is the only truth about a table: its files, columns and bookmarks,
+replaced atomically once a batch's files are durable, so a sync killed at any moment leaves the
+old manifest or the new one (see `weir.integration.destinations._parquet_manifest`). Files not
+listed are orphans, deleted before the next write. Readers must read the manifest's files:
+`dataset()` and `read_table()` do; a plain glob over the folder may see orphans after a crash
+until the next write. One sync writes a table at a time (a second one fails with a retriable
 `DestinationError`).
 
 Dispositions:
@@ -67,17 +64,14 @@ Type mapping (column kind -> Parquet, as pyarrow writes each Arrow type):
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -91,17 +85,25 @@ from weir.integration.base import (
     TableSpec,
     WriteDisposition,
 )
-from weir.integration.columns import Column, ColumnKind, arrow_schema
+from weir.integration.columns import ColumnKind
+from weir.integration.destinations._parquet_manifest import (
+    LOCK_FILE,
+    MANIFEST_FILE,
+    SYNCED_AT_FIELD,
+    VERSION_FIELD,
+    DataFile,
+    Manifest,
+    commit_manifest,
+    fsync_path,
+    locked,
+    read_manifest,
+    remove_tree,
+    sweep,
+)
 from weir.integration.errors import ConnectorConfigError, DestinationError
 from weir.integration.schema_change import plan_table_change
 
 __all__ = ["LOCK_FILE", "MANIFEST_FILE", "ParquetDestination"]
-
-MANIFEST_FILE = "_weir_manifest.json"
-"""The committed state of a table, in its folder."""
-
-LOCK_FILE = "_weir.lock"
-"""Locked (`flock`) by the sync writing a table."""
 
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _PARTITION_KINDS = frozenset(
@@ -115,118 +117,10 @@ _PARTITION_KINDS = frozenset(
         ColumnKind.BOOLEAN,
     }
 )
-_SYNCED_AT = pa.field(SYNCED_AT_COLUMN, pa.timestamp("us", tz="UTC"))
-_VERSION = pa.field(TABLE_VERSION_COLUMN, pa.int64())
 _ORDER = "_weir_ord"
 _RANGE_KINDS = frozenset(
     {ColumnKind.SMALLINT, ColumnKind.INTEGER, ColumnKind.BIGINT, ColumnKind.TEXT, ColumnKind.UUID}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _DataFile:
-    """One committed file: its path under the table folder, rows and partition values.
-
-    `key_range` is (column, min, max) of the first merge key when the file was written with an
-    integer or text merge key: a MERGE batch whose keys fall outside it skips the file.
-    """
-
-    path: str
-    rows: int
-    partition: Mapping[str, str] = field(default_factory=dict)
-    key_range: tuple[str, Any, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        key_range = list(self.key_range) if self.key_range else None
-        return {
-            "path": self.path,
-            "rows": self.rows,
-            "partition": dict(self.partition),
-            "key_range": key_range,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> _DataFile:
-        key_range = data.get("key_range")
-        return cls(
-            data["path"],
-            data["rows"],
-            data.get("partition") or {},
-            (key_range[0], key_range[1], key_range[2]) if key_range else None,
-        )
-
-    def may_hold(self, column: str, low: Any, high: Any) -> bool:
-        """False only when the file's key range shows no key in [low, high]."""
-        if self.key_range is None or self.key_range[0] != column:
-            return True
-        _name, first, last = self.key_range
-        return not (last < low or first > high)
-
-
-@dataclass(frozen=True, slots=True)
-class _Manifest:
-    """A table as committed: see the module docstring."""
-
-    table: str
-    data_dir: str
-    columns: tuple[Column, ...]
-    partition_by: tuple[str, ...] = ()
-    files: tuple[_DataFile, ...] = ()
-    bookmarks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    table_version: int | None = None
-    generation: int = 0
-
-    @property
-    def schema(self) -> pa.Schema:
-        """The table's Arrow schema: its columns, `_weir_synced_at`, the version if any."""
-        fields = [*arrow_schema(self.columns), _SYNCED_AT]
-        if self.table_version is not None:
-            fields.append(_VERSION)
-        return pa.schema(fields)
-
-    def bookmark(self, state_id: str, stream: str) -> Mapping[str, Any] | None:
-        key = _bookmark_key(state_id, stream)
-        return self.bookmarks.get(key)
-
-    def with_bookmark(self, spec: TableSpec, bookmark: Mapping[str, Any] | None) -> _Manifest:
-        if bookmark is None:
-            return self
-        key = _bookmark_key(spec.state_id, spec.stream)
-        return replace(self, bookmarks={**self.bookmarks, key: dict(bookmark)})
-
-    def to_bytes(self) -> bytes:
-        data = {
-            "format_version": 1,
-            "table": self.table,
-            "generation": self.generation,
-            "data_dir": self.data_dir,
-            "columns": [{"name": c.name, "schema": c.json_schema()} for c in self.columns],
-            "partition_by": list(self.partition_by),
-            "table_version": self.table_version,
-            "files": [f.to_dict() for f in self.files],
-            "bookmarks": dict(self.bookmarks),
-            "committed_at": datetime.now(UTC).isoformat(),
-        }
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> _Manifest:
-        raw = orjson.loads(data)
-        return cls(
-            table=raw["table"],
-            data_dir=raw["data_dir"],
-            columns=tuple(Column.from_json_schema(c["name"], c["schema"]) for c in raw["columns"]),
-            partition_by=tuple(raw["partition_by"]),
-            files=tuple(_DataFile.from_dict(f) for f in raw["files"]),
-            bookmarks=raw["bookmarks"],
-            table_version=raw["table_version"],
-            generation=raw["generation"],
-        )
-
-
-def _bookmark_key(state_id: str, stream: str) -> str:
-    """Bookmarks are keyed `<state_id>/<stream>` (JSON object keys must be text)."""
-    return f"{state_id}/{stream}"
 
 
 class ParquetDestination(Destination):
@@ -289,7 +183,7 @@ class ParquetDestination(Destination):
         if self.root.is_dir():
             folders += sorted(p for p in self.root.iterdir() if p.name != stream)
         for folder in folders:
-            manifest = self._read_manifest(folder, stream)
+            manifest = read_manifest(folder, stream)
             found = manifest.bookmark(state_id, stream) if manifest else None
             if found is not None:
                 return found
@@ -323,9 +217,9 @@ class ParquetDestination(Destination):
             )
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            with _locked(folder, spec.stream):
-                old = self._read_manifest(folder, spec.stream)
-                _sweep(folder, old)
+            with locked(folder, spec.stream):
+                old = read_manifest(folder, spec.stream)
+                sweep(folder, old)
                 if spec.disposition is WriteDisposition.REPLACE:
                     return self._replace(folder, spec, old, batches, notify)
                 return self._write_batches(folder, spec, old, batches, notify)
@@ -343,7 +237,7 @@ class ParquetDestination(Destination):
             DestinationError: the table has never been committed.
         """
         folder = self.root / table
-        manifest = self._read_manifest(folder, table)
+        manifest = read_manifest(folder, table)
         if manifest is None:
             raise DestinationError(f"no Parquet table {folder} has been committed", stream=table)
         return _dataset(folder, manifest, manifest.files)
@@ -359,7 +253,7 @@ class ParquetDestination(Destination):
     def files(self, table: str) -> list[Path]:
         """The committed files of `table` (empty when there is no such table)."""
         folder = self.root / table
-        manifest = self._read_manifest(folder, table)
+        manifest = read_manifest(folder, table)
         return [folder / f.path for f in manifest.files] if manifest else []
 
     # -- REPLACE --------------------------------------------------------------------------------
@@ -367,12 +261,12 @@ class ParquetDestination(Destination):
         self,
         folder: Path,
         spec: TableSpec,
-        old: _Manifest | None,
+        old: Manifest | None,
         batches: Iterable[LoadBatch],
         notify: Callable[[int], None],
     ) -> int:
         partition_by = self._partition_columns(spec)
-        manifest = _Manifest(
+        manifest = Manifest(
             table=spec.table,
             data_dir=f"v{spec.version or 0}-{secrets.token_hex(4)}",
             columns=spec.columns,
@@ -383,7 +277,7 @@ class ParquetDestination(Destination):
         )
         writer = _FileWriter(folder, manifest, spec)
         started = datetime.now(UTC)
-        files: list[_DataFile] = []
+        files: list[DataFile] = []
         rows = 0
         bookmark: Mapping[str, Any] | None = None
         for batch in batches:
@@ -393,9 +287,9 @@ class ParquetDestination(Destination):
             bookmark = batch.bookmark if batch.bookmark is not None else bookmark
             notify(batch.records.num_rows)
         writer.sync_folders()
-        _commit(folder, replace(manifest, files=tuple(files)).with_bookmark(spec, bookmark))
+        commit_manifest(folder, replace(manifest, files=tuple(files)).with_bookmark(spec, bookmark))
         if old is not None and old.data_dir != manifest.data_dir:
-            _remove_tree(folder / old.data_dir)
+            remove_tree(folder / old.data_dir)
         return rows
 
     # -- APPEND / MERGE -------------------------------------------------------------------------
@@ -403,7 +297,7 @@ class ParquetDestination(Destination):
         self,
         folder: Path,
         spec: TableSpec,
-        old: _Manifest | None,
+        old: Manifest | None,
         batches: Iterable[LoadBatch],
         notify: Callable[[int], None],
     ) -> int:
@@ -411,8 +305,8 @@ class ParquetDestination(Destination):
         total = 0
         for batch in batches:
             writer = _FileWriter(folder, manifest, spec)
-            removed: list[_DataFile] = []
-            added: list[_DataFile] = []
+            removed: list[DataFile] = []
+            added: list[DataFile] = []
             if batch.records.num_rows:
                 table = _stamped(batch.records, datetime.now(UTC), None)
                 if spec.disposition is not WriteDisposition.APPEND:
@@ -423,7 +317,7 @@ class ParquetDestination(Destination):
             files = (*(f for f in manifest.files if f.path not in gone), *added)
             manifest = replace(manifest, files=files, generation=manifest.generation + 1)
             manifest = manifest.with_bookmark(spec, batch.bookmark)
-            _commit(folder, manifest)
+            commit_manifest(folder, manifest)
             for data_file in removed:
                 with contextlib.suppress(FileNotFoundError):
                     (folder / data_file.path).unlink()
@@ -431,11 +325,11 @@ class ParquetDestination(Destination):
             notify(batch.records.num_rows)
         return total
 
-    def _evolved(self, spec: TableSpec, old: _Manifest | None) -> _Manifest:
+    def _evolved(self, spec: TableSpec, old: Manifest | None) -> Manifest:
         """The manifest with the stream's new columns added and widened ones widened."""
         partition_by = self._partition_columns(spec)
         if old is None:
-            return _Manifest(spec.table, f"v0-{secrets.token_hex(4)}", spec.columns, partition_by)
+            return Manifest(spec.table, f"v0-{secrets.token_hex(4)}", spec.columns, partition_by)
         if old.partition_by != partition_by:
             raise ConnectorConfigError(
                 f"Parquet table {spec.table} is partitioned by {list(old.partition_by)} but "
@@ -474,31 +368,18 @@ class ParquetDestination(Destination):
             )
         return wanted
 
-    def _read_manifest(self, folder: Path, stream: str) -> _Manifest | None:
-        path = folder / MANIFEST_FILE
-        try:
-            return _Manifest.from_bytes(path.read_bytes())
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise DestinationError(
-                f"cannot read the manifest {path}: {exc}; restore it, or delete the table's "
-                "folder and run a FULL_TABLE sync",
-                stream=stream,
-            ) from exc
-
 
 # -- writing files ------------------------------------------------------------------------------
 class _FileWriter:
     """Writes tables as Parquet files into a manifest's data folder, partitioned as it says."""
 
-    def __init__(self, folder: Path, manifest: _Manifest, spec: TableSpec) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, spec: TableSpec) -> None:
         self.folder, self.manifest = folder, manifest
         self.touched: set[Path] = set()
         first = next((c for c in spec.columns if spec.merge_keys[:1] == (c.name,)), None)
         self.range_key = first.name if first is not None and first.kind in _RANGE_KINDS else None
 
-    def write(self, table: pa.Table) -> list[_DataFile]:
+    def write(self, table: pa.Table) -> list[DataFile]:
         """Write `table` (one file per partition); return the files, not yet committed."""
         if not table.num_rows:
             return []
@@ -513,7 +394,7 @@ class _FileWriter:
             written.append(self._write_file(part, {k: _partition_text(values[k]) for k in keys}))
         return written
 
-    def _write_file(self, rows: pa.Table, partition: Mapping[str, str]) -> _DataFile:
+    def _write_file(self, rows: pa.Table, partition: Mapping[str, str]) -> DataFile:
         key_range = _key_range(rows, self.range_key)
         table = rows.drop_columns(list(partition))
         parts = [
@@ -525,18 +406,18 @@ class _FileWriter:
         name = f"part-{self.manifest.generation:06d}-{secrets.token_hex(6)}.parquet"
         temporary = directory / f".{name}.tmp"
         pq.write_table(table, temporary)
-        _fsync(temporary)
+        fsync_path(temporary)
         temporary.replace(directory / name)
         # The new file's folder, and each new folder's entry in its parent, must be durable.
         self.touched.update(
             p for p in (directory, *directory.parents) if p.is_relative_to(self.folder)
         )
-        return _DataFile("/".join([*parts, name]), table.num_rows, dict(partition), key_range)
+        return DataFile("/".join([*parts, name]), table.num_rows, dict(partition), key_range)
 
     def sync_folders(self) -> None:
         """Make the renames durable before the manifest names the files."""
         for directory in self.touched:
-            _fsync(directory)
+            fsync_path(directory)
         self.touched.clear()
 
 
@@ -579,25 +460,25 @@ def _equal_mask(table: pa.Table, values: Mapping[str, Any]) -> Any:
 
 def _stamped(batch: pa.RecordBatch, synced_at: datetime, version: int | None) -> pa.Table:
     table = pa.Table.from_batches([batch])
-    stamp = pa.repeat(pa.scalar(synced_at, _SYNCED_AT.type), table.num_rows)
-    table = table.append_column(_SYNCED_AT, stamp)
+    stamp = pa.repeat(pa.scalar(synced_at, SYNCED_AT_FIELD.type), table.num_rows)
+    table = table.append_column(SYNCED_AT_FIELD, stamp)
     if version is not None:
         versions = pa.repeat(pa.scalar(version, pa.int64()), table.num_rows)
-        table = table.append_column(_VERSION, versions)
+        table = table.append_column(VERSION_FIELD, versions)
     return table
 
 
 # -- merging ------------------------------------------------------------------------------------
 def _merge(
-    folder: Path, manifest: _Manifest, spec: TableSpec, table: pa.Table, writer: _FileWriter
-) -> tuple[pa.Table, list[_DataFile], list[_DataFile]]:
+    folder: Path, manifest: Manifest, spec: TableSpec, table: pa.Table, writer: _FileWriter
+) -> tuple[pa.Table, list[DataFile], list[DataFile]]:
     """Apply a MERGE batch: return the rows to add, the files to drop and their rewrites."""
     keys = list(spec.merge_keys)
     table = _last_per_key(table, keys)
     schema = manifest.schema
     incoming = table.select(keys).cast(pa.schema([schema.field(k) for k in keys]))
-    removed: list[_DataFile] = []
-    rewritten: list[_DataFile] = []
+    removed: list[DataFile] = []
+    rewritten: list[DataFile] = []
     for data_file in _candidates(manifest, spec, table):
         found = _dataset(folder, manifest, [data_file]).to_table(columns=keys)
         hits = _key_hits(found, incoming, keys)
@@ -613,7 +494,7 @@ def _merge(
     return table, removed, rewritten
 
 
-def _candidates(manifest: _Manifest, spec: TableSpec, table: pa.Table) -> list[_DataFile]:
+def _candidates(manifest: Manifest, spec: TableSpec, table: pa.Table) -> list[DataFile]:
     """The files that may hold the batch's keys (see the module docstring)."""
     files = list(manifest.files)
     first = spec.merge_keys[0]
@@ -645,8 +526,8 @@ def _key_hits(rows: pa.Table, keys_table: pa.Table, keys: list[str]) -> Any:
     return pc.is_in(numbered[_ORDER], value_set=matched[_ORDER].combine_chunks())
 
 
-# -- the manifest, the lock and the folder -----------------------------------------------------
-def _dataset(folder: Path, manifest: _Manifest, files: Sequence[_DataFile]) -> ds.Dataset:
+# -- reading committed files ----------------------------------------------------------------------
+def _dataset(folder: Path, manifest: Manifest, files: Sequence[DataFile]) -> ds.Dataset:
     schema = manifest.schema
     partitioning = None
     if manifest.partition_by:
@@ -659,77 +540,3 @@ def _dataset(folder: Path, manifest: _Manifest, files: Sequence[_DataFile]) -> d
         partitioning=partitioning,
         partition_base_dir=str(folder / manifest.data_dir),
     )
-
-
-def _commit(folder: Path, manifest: _Manifest) -> None:
-    """Replace the manifest atomically and durably (temporary file, fsync, rename, fsync)."""
-    temporary = folder / f".{MANIFEST_FILE}.{secrets.token_hex(4)}.tmp"
-    with temporary.open("wb") as out:
-        out.write(manifest.to_bytes())
-        out.flush()
-        os.fsync(out.fileno())
-    temporary.replace(folder / MANIFEST_FILE)
-    _fsync(folder)
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-@contextlib.contextmanager
-def _locked(folder: Path, stream: str) -> Iterator[None]:
-    """Hold the table's lock file (released by the OS when the process dies)."""
-    with (folder / LOCK_FILE).open("a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DestinationError(
-                f"another sync is writing Parquet table {folder}; retry when it has finished",
-                stream=stream,
-                retriable=True,
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _sweep(folder: Path, manifest: _Manifest | None) -> None:
-    """Delete what the manifest does not list: orphan files, old data folders, temporaries."""
-    keep = {MANIFEST_FILE, LOCK_FILE}
-    listed = {f.path for f in manifest.files} if manifest else set()
-    current = manifest.data_dir if manifest else None
-    for entry in folder.iterdir():
-        if entry.name in keep:
-            continue
-        if entry.is_dir() and entry.name == current:
-            _sweep_data(folder, entry, listed)
-        elif entry.is_dir():
-            _remove_tree(entry)
-        else:
-            entry.unlink()
-
-
-def _sweep_data(folder: Path, data_dir: Path, listed: set[str]) -> None:
-    for path in sorted(data_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        relative = path.relative_to(folder).as_posix()
-        if path.is_dir():
-            with contextlib.suppress(OSError):
-                path.rmdir()  # only succeeds once empty
-        elif relative not in listed:
-            path.unlink()
-
-
-def _remove_tree(path: Path) -> None:
-    if not path.exists():
-        return
-    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if child.is_dir() and not child.is_symlink():
-            child.rmdir()
-        else:
-            child.unlink()
-    path.rmdir()
