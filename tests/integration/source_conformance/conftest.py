@@ -18,25 +18,6 @@ _JSONL_TIMESTAMPS = (
     "fraction of a second ('2024-02-29T23:59:59.999999') as a string: updated_at is discovered "
     "as TEXT and lands as VARCHAR"
 )
-KNOWN_FAILURES` lists the checks a connector fails today, each with the reason, as strict
-xfails: the suite stays green, and a connector that gets fixed turns its entry into a failure
-(XPASS) until the entry is removed.
-"""
-
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-from .fixtures import ALL_FIXTURES, FIXTURES, SERVER_FIXTURES, SourceFixture
-
-_JSONL_TIMESTAMPS = (
-    "FileSource types JSON lines columns by pyarrow's JSON inference, which makes a column "
-    "a timestamp only when every value is 'YYYY-MM-DD hh:mm:ss' without a fraction; ISO 8601 "
-    "text as JSON writers produce it ('2024-02-29T23:59:59.999999') is discovered as a plain "
-    "string, so updated_at arrives as VARCHAR text instead of a timestamp"
-)
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("jsonl", "test_discover_describes_items"): _JSONL_TIMESTAMPS,
     ("jsonl", "test_full_sync_copies_every_value_exactly"): _JSONL_TIMESTAMPS,
