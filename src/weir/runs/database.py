@@ -113,13 +113,17 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def create_database_engine(url: str) -> Engine:
+def create_database_engine(url: str, *, pool_size: int | None = None) -> Engine:
     """Create the engine for a metadata database without touching its schema.
 
     Args:
         url: SQLAlchemy URL. `sqlite:///path`, `sqlite://` (in-memory, one connection shared;
             for tests, not for concurrent use) or `postgresql+psycopg://...`
             (`postgresql://` and `postgres://` are read as psycopg 3).
+        pool_size: connections kept open for reuse (SQLAlchemy's default: 5, plus up to 10
+            more opened and closed as needed). A process with N threads using the engine at
+            once passes N, so no connection is opened per request. Ignored for in-memory
+            SQLite.
 
     Returns:
         An engine configured as the module docstring says. Nothing is connected yet.
@@ -128,14 +132,15 @@ def create_database_engine(url: str) -> Engine:
         ConfigError: the URL cannot be parsed or names another database.
     """
     parsed = _normalise_url(url)
+    pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, **pool)
     connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     if _is_sqlite_memory(parsed):
         connect_args["check_same_thread"] = False
         engine = create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
     else:
-        engine = create_engine(parsed, connect_args=connect_args)
+        engine = create_engine(parsed, connect_args=connect_args, **pool)
     _install_sqlite_hooks(engine)
     return engine
 
@@ -173,11 +178,12 @@ def ensure_schema(engine: Engine) -> None:
     upgrade_to_head(engine)
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, *, pool_size: int | None = None) -> Engine:
     """Open the metadata database at `url` and bring its schema to head.
 
     Args:
         url: see `create_database_engine`; usually from `default_database_url`.
+        pool_size: see `create_database_engine`.
 
     Returns:
         An engine whose database has the current `pipeline_run` and `block_run` tables.
@@ -187,7 +193,7 @@ def connect(url: str) -> Engine:
         WeirError: the schema is newer than this Weir.
         sqlalchemy.exc.OperationalError: the database cannot be reached.
     """
-    engine = create_database_engine(url)
+    engine = create_database_engine(url, pool_size=pool_size)
     try:
         ensure_schema(engine)
     except BaseException:

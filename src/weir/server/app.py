@@ -29,7 +29,7 @@ from weir.errors import (
 )
 from weir.orchestration.triggers import TriggerStore
 from weir.project.project import load_project
-from weir.runs.database import default_database_url
+from weir.runs.database import connect, default_database_url
 from weir.runs.store import RunStore
 from weir.server.auth import AuthStore
 from weir.server.context import ServerContext
@@ -121,7 +121,10 @@ def create_app(
     """
     project = load_project(os.fspath(project_path))
     url = database_url or default_database_url(project.data_dir)
-    run_store = RunStore(url, clock=clock)
+    # One pooled connection per worker thread, plus one for the event loop's own calls, so no
+    # request opens (and SQLite re-configures) a connection of its own.
+    engine = connect(url, pool_size=WORKER_THREADS + 1)
+    run_store = RunStore(engine, clock=clock)
     context = ServerContext(
         project=project,
         database_url=url,
@@ -138,7 +141,7 @@ def create_app(
         try:
             yield
         finally:
-            run_store.close()
+            engine.dispose()
 
     app = FastAPI(
         title=f"Weir API: {project.name}",
@@ -151,7 +154,10 @@ def create_app(
     app.add_exception_handler(WeirError, _weir_error)
     app.add_exception_handler(405, _method_not_allowed)
     app.add_middleware(SingleValuedQuery)
-    routers = (sessions, users, api_keys, pipelines, blocks, triggers, api_triggers, runs)
+    # FastAPI matches a request against the included routers in order, scanning each one's
+    # routes; the run listing, the API's hottest path, comes first. No two routers' paths
+    # overlap, so the order changes nothing else.
+    routers = (runs, sessions, users, api_keys, pipelines, blocks, triggers, api_triggers)
     for module in (*routers, backfills, logs, outputs, metrics):
         app.include_router(module.router)
     return app
