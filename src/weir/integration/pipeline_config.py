@@ -22,7 +22,8 @@ uses `weir.integration.sync.DEFAULT_BATCH_SIZE_ROWS`.
 
 The catalog lives in `pipelines/<uuid>/data_integration_catalog.json`. Mage writes that file as
 the pipeline's `data_integration` value, `{"catalog": {"streams": [...]}}`; Weir reads that shape
-and the bare `{"streams": [...]}`, and writes Mage's shape (other top-level keys kept). An
+and the bare `{"streams": [...]}`, and writes Mage's shape, other top-level keys kept (the
+catalog model does both: `Catalog.load`, `Catalog.dump`). An
 older Mage project may instead hold the catalog inline under `catalog:` in the data loader's
 YAML file; as in Mage, an inline catalog wins over the file. Jinja in the catalog file is not
 rendered (Mage renders it; Weir reads it as plain JSON).
@@ -38,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import orjson
 import yaml
 
 from weir.errors import ConfigError, PipelineValidationError
@@ -295,53 +295,30 @@ def read_catalog_file(path: Path) -> Catalog | None:
     """Read a catalog file in Mage's shape or the bare Singer shape; None when it is absent.
 
     Raises:
-        ConfigError: the file is not JSON, or not a catalog; the message names the file.
+        ConfigError: the file cannot be read, is not JSON, or not a catalog; the message names
+            the file.
     """
     try:
-        raw = path.read_bytes()
+        return Catalog.load(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ConfigError(f"cannot read catalog file {path}: {exc}") from exc
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-    return _catalog_from(data, path)
-
-
-def _catalog_from(data: Any, where: Path) -> Catalog:
-    if isinstance(data, Mapping) and isinstance(data.get("catalog"), Mapping):
-        data = data["catalog"]
-    try:
-        if not isinstance(data, Mapping):
-            raise ValueError("a catalog is a JSON object with a 'streams' list")
-        return Catalog.from_dict(data)
     except ValueError as exc:
-        raise ConfigError(f"{where}: not a valid catalog: {exc}") from exc
+        raise ConfigError(str(exc)) from exc
 
 
 def write_catalog_file(path: Path, catalog: Catalog) -> None:
     """Write a catalog file in Mage's shape, `{"catalog": {"streams": [...]}}`, atomically.
 
-    Other top-level keys of an existing file in Mage's shape are kept.
+    Other top-level keys of an existing file in Mage's shape are kept (see `Catalog.dump`).
 
     Raises:
         ConfigError: the file cannot be written.
     """
-    document: dict[str, Any] = {}
-    try:
-        existing = orjson.loads(path.read_bytes()) if path.is_file() else None
-    except (OSError, orjson.JSONDecodeError):
-        existing = None
-    if isinstance(existing, dict) and isinstance(existing.get("catalog"), dict):
-        document = existing
-    document["catalog"] = catalog.to_dict()
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-        tmp.replace(path)
+        catalog.dump(path)
     except OSError as exc:
         raise ConfigError(f"cannot write catalog file {path}: {exc}") from exc
 
@@ -354,7 +331,13 @@ def load_pipeline_catalog(config: IntegrationPipelineConfig) -> Catalog:
     """
     inline = config.source.settings.get("catalog")
     if inline is not None:
-        return _catalog_from(inline, config.source.file_path)
+        where = config.source.file_path
+        try:
+            if not isinstance(inline, Mapping):
+                raise ValueError("it is not a mapping")
+            return Catalog.from_dict(inline)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: key 'catalog' is not a valid catalog: {exc}") from exc
     catalog = read_catalog_file(config.catalog_path)
     if catalog is None:
         project, pipeline = config.project.root, config.pipeline.uuid

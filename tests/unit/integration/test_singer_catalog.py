@@ -55,11 +55,34 @@ MAGE_STREAM = {
 
 
 def test_mage_catalog_round_trips_unchanged(tmp_path: Path):
+    # Mage writes the file as the pipeline's `data_integration` value: the catalog under
+    # "catalog" (this test used to assume the bare Singer shape; see the next test for it).
+    path = tmp_path / "data_integration_catalog.json"
+    path.write_bytes(orjson.dumps({"catalog": {"streams": [MAGE_STREAM]}}))
+    catalog = Catalog.load(path)
+    catalog.dump(path)
+    assert orjson.loads(path.read_bytes()) == {"catalog": {"streams": [MAGE_STREAM]}}
+
+
+def test_the_bare_singer_shape_is_read_and_written_back_in_mages_shape(tmp_path: Path):
     path = tmp_path / "data_integration_catalog.json"
     path.write_bytes(orjson.dumps({"streams": [MAGE_STREAM]}))
     catalog = Catalog.load(path)
+    assert catalog == Catalog.from_dict({"catalog": {"streams": [MAGE_STREAM]}})
+    assert catalog.to_dict() == {"streams": [MAGE_STREAM]}  # what a Singer tap reads
     catalog.dump(path)
-    assert orjson.loads(path.read_bytes()) == {"streams": [MAGE_STREAM]}
+    assert orjson.loads(path.read_bytes()) == {"catalog": {"streams": [MAGE_STREAM]}}
+
+
+def test_dump_keeps_the_other_top_level_keys_of_a_mage_file(tmp_path: Path):
+    path = tmp_path / "data_integration_catalog.json"
+    path.write_bytes(orjson.dumps({"catalog": {"streams": []}, "mage_extra": {"a": 1}}))
+    Catalog.from_dict({"streams": [MAGE_STREAM]}).dump(path)
+    assert orjson.loads(path.read_bytes()) == {
+        "catalog": {"streams": [MAGE_STREAM]},
+        "mage_extra": {"a": 1},
+    }
+    assert [p.name for p in tmp_path.iterdir()] == ["data_integration_catalog.json"]
 
 
 def test_entry_reads_mage_keys():
@@ -128,6 +151,12 @@ def test_catalog_load_names_the_file(tmp_path: Path):
     path = tmp_path / "cat.json"
     path.write_text('{"stream": []}')
     with pytest.raises(ValueError, match=r"cat\.json"):
+        Catalog.load(path)
+    path.write_text('{"catalog": {"tables": []}}')
+    with pytest.raises(ValueError, match=r"cat\.json: not a valid catalog"):
+        Catalog.load(path)
+    path.write_text("[1")
+    with pytest.raises(ValueError, match=r"cat\.json: not valid JSON"):
         Catalog.load(path)
 
 

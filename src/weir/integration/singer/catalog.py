@@ -1,6 +1,10 @@
 """The Singer catalog, read and written in Mage's `data_integration_catalog.json` shape.
 
-A catalog is `{"streams": [entry, ...]}`. Each entry carries the Singer keys (`tap_stream_id`,
+A Singer catalog is `{"streams": [entry, ...]}`: what a tap prints on `--discover` and reads
+with `--catalog`. Mage's catalog file wraps it as the pipeline's `data_integration` value,
+`{"catalog": {"streams": [...]}}`. `Catalog.from_dict` and `Catalog.load` read both shapes;
+`Catalog.to_dict` gives the Singer object and `Catalog.dump` writes Mage's file (keeping the other
+top-level keys of the file it replaces). Each entry carries the Singer keys (`tap_stream_id`,
 `stream`, `schema`, `metadata`, `key_properties`, `replication_key`, `replication_method`) and
 Mage's additions (`unique_conflict_method`, `unique_constraints`, `bookmark_properties`,
 `auto_add_new_fields`, ...). Keys this module does not model are kept verbatim in
@@ -31,6 +35,9 @@ __all__ = [
     "ReplicationMethod",
     "UniqueConflictMethod",
 ]
+
+_MAGE_CATALOG_KEY = "catalog"
+"""The key under which Mage's catalog file holds the Singer catalog."""
 
 _MODELLED_KEYS = frozenset(
     {
@@ -370,35 +377,66 @@ class Catalog:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalog:
-        """Build a catalog from `{"streams": [...]}`.
+        """Build a catalog from `{"streams": [...]}` or Mage's `{"catalog": {"streams": [...]}}`.
 
         Raises:
-            ValueError: `streams` is missing or an entry is malformed.
+            ValueError: there is no `streams` list, or an entry is malformed.
         """
+        wrapped = data.get(_MAGE_CATALOG_KEY)
+        if "streams" not in data and isinstance(wrapped, Mapping):
+            data = wrapped
         streams = data.get("streams")
         if not isinstance(streams, list):
-            raise ValueError("a catalog is a JSON object with a 'streams' list")
+            raise ValueError(
+                "a catalog is a JSON object with a 'streams' list, or Mage's "
+                "{'catalog': {'streams': [...]}}"
+            )
         return cls(tuple(CatalogEntry.from_dict(s) for s in streams))
 
     def to_dict(self) -> dict[str, Any]:
-        """Return `{"streams": [...]}`."""
+        """Return the Singer catalog object, `{"streams": [...]}` (what a tap reads)."""
         return {"streams": [e.to_dict() for e in self.streams]}
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
         """Read a catalog file (e.g. `pipelines/<uuid>/data_integration_catalog.json`).
 
+        Both shapes are read: Mage's `{"catalog": {"streams": [...]}}` and the bare Singer
+        `{"streams": [...]}`.
+
         Raises:
-            OSError: the file cannot be read.
-            ValueError: it is not JSON or not a catalog; the message names the file.
+            OSError: the file cannot be read (FileNotFoundError when it is absent).
+            ValueError: it is not JSON (`not valid JSON`) or not a catalog (`not a valid
+                catalog`); the message names the file.
         """
         try:
-            return cls.from_dict(orjson.loads(path.read_bytes()))
-        except (orjson.JSONDecodeError, ValueError) as exc:
+            data = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+        try:
+            if not isinstance(data, Mapping):
+                raise ValueError("the top level is not a JSON object")
+            return cls.from_dict(data)
+        except ValueError as exc:
             raise ValueError(f"{path}: not a valid catalog: {exc}") from exc
 
     def dump(self, path: Path) -> None:
-        """Write the catalog as indented JSON (atomically: a temporary file, then a rename)."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        """Write the catalog file in Mage's shape, `{"catalog": {"streams": [...]}}`.
+
+        The file is replaced atomically (a temporary file beside it, then a rename). When it
+        already holds Mage's shape, its other top-level keys are kept.
+
+        Raises:
+            OSError: the file cannot be written.
+        """
+        document: dict[str, Any] = {}
+        try:
+            existing = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            existing = None
+        if isinstance(existing, dict) and isinstance(existing.get(_MAGE_CATALOG_KEY), dict):
+            document = existing
+        document[_MAGE_CATALOG_KEY] = self.to_dict()
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
         tmp.replace(path)
