@@ -24,6 +24,8 @@ from weir.integration.columns import Column, columns_from_json_schema
 from weir.integration.singer import Catalog, CatalogEntry
 
 __all__ = [
+    "SINGER_STATE_BOOKMARK_KEY",
+    "SINGER_STATE_METADATA_KEY",
     "SYNCED_AT_COLUMN",
     "TABLE_VERSION_COLUMN",
     "Destination",
@@ -39,6 +41,16 @@ SYNCED_AT_COLUMN = "_weir_synced_at"
 
 TABLE_VERSION_COLUMN = "_weir_table_version"
 """Added to rows of FULL_TABLE streams: the load's version (milliseconds since the epoch)."""
+
+
+SINGER_STATE_METADATA_KEY = b"weir.singer_state"
+"""Schema metadata key a source may set on a batch: its own state (JSON) once the batch's rows
+are read. The Singer tap source sets the tap's STATE; the sync engine commits it verbatim in the
+INCREMENTAL bookmark of the batch, under `SINGER_STATE_BOOKMARK_KEY`."""
+
+SINGER_STATE_BOOKMARK_KEY = "singer_state"
+"""Bookmark key holding a source's own state (see `SINGER_STATE_METADATA_KEY`); a Singer tap
+source resumes from it verbatim."""
 
 
 def stream_columns(stream: CatalogEntry) -> tuple[Column, ...]:

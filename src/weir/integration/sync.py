@@ -16,6 +16,11 @@
 4. Streams without key properties are cut only where the replication key changes value, so a
    bookmark never falls inside a group of rows sharing one value (such a batch may exceed
    `batch_size_rows`).
+5. A batch that carries its source's own state (schema metadata `SINGER_STATE_METADATA_KEY`,
+   a Singer tap's STATE) has that state committed verbatim in its INCREMENTAL bookmark, under
+   `singer_state`. A re-cut batch carries the state of its last piece that ends where its
+   source batch ended: a piece cut from the front of a batch does not, since that batch's
+   state lies past rows the re-cut batch leaves for the next one.
 
 The source is read in a worker thread, at most `PREFETCH_BATCHES` batches ahead of the
 destination, so reading and writing overlap while memory stays bounded.
@@ -33,10 +38,13 @@ from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from weir.integration.base import (
+    SINGER_STATE_BOOKMARK_KEY,
+    SINGER_STATE_METADATA_KEY,
     Destination,
     LoadBatch,
     Source,
@@ -345,13 +353,20 @@ def _empty_batch(columns: tuple[Column, ...]) -> pa.RecordBatch:
 
 
 def _bookmark_after(batch: pa.RecordBatch, key: str, tie_breakers: list[str]) -> dict[str, Any]:
-    """The bookmark of a batch's last row: its replication key value and key values."""
+    """The bookmark of a batch's last row: its replication key value and key values.
+
+    The source's own state, when the batch carries one, is kept verbatim as `singer_state`.
+    """
     last = batch.num_rows - 1
-    return {
+    bookmark = {
         "replication_key": key,
         "replication_key_value": _json_value(batch.column(key)[last].as_py()),
         "key_values": {k: _json_value(batch.column(k)[last].as_py()) for k in tie_breakers},
     }
+    state = (batch.schema.metadata or {}).get(SINGER_STATE_METADATA_KEY)
+    if state is not None:
+        bookmark[SINGER_STATE_BOOKMARK_KEY] = orjson.loads(state)
+    return bookmark
 
 
 def _json_value(value: object) -> object:
@@ -367,7 +382,8 @@ def _whole_value_groups(batches: Iterator[pa.RecordBatch], key: str) -> Iterator
     """Re-cut batches (sorted by `key`) so no value of `key` spans two of them.
 
     A batch is held back until the next one shows where its last value ends; the rows of that
-    value are moved into it.
+    value are moved into it. Schema metadata (the source's state) stays with the pieces that
+    end where their batch ended: the front piece of a cut batch loses it (module docstring).
     """
     pending: list[pa.RecordBatch] = []
     for batch in batches:
@@ -378,19 +394,25 @@ def _whole_value_groups(batches: Iterator[pa.RecordBatch], key: str) -> Iterator
         differs = pc.not_equal(batch.column(key), last_value)
         cut = pc.index(differs, True).as_py()
         cut = batch.num_rows if cut < 0 else cut
+        if cut == batch.num_rows:
+            pending.append(batch)
+            continue
         if cut:
-            pending.append(batch.slice(0, cut))
-        if cut < batch.num_rows:
-            yield _concat(pending)
-            pending = [batch.slice(cut)]
+            pending.append(batch.slice(0, cut).replace_schema_metadata(None))
+        yield _concat(pending)
+        pending = [batch.slice(cut)]
     if pending:
         yield _concat(pending)
 
 
 def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One batch of `batches`' rows, with the schema metadata of the last one that has any."""
     if len(batches) == 1:
         return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+    metadata = next((b.schema.metadata for b in reversed(batches) if b.schema.metadata), None)
+    plain = [b.replace_schema_metadata(None) for b in batches]
+    joined = pa.Table.from_batches(plain).combine_chunks().to_batches()[0]
+    return joined.replace_schema_metadata(metadata)
 
 
 def _committed_bookmark(

@@ -247,7 +247,8 @@ class TransformedSource(Source):
                 return None
             if position:
                 _check_position(batch, out, position, stream, transformer.block_uuid)
-        return out
+        # The source's state (e.g. a Singer tap's) describes what was read, so it stays.
+        return out.replace_schema_metadata(batch.schema.metadata)
 
 
 def _position_columns(stream: CatalogEntry) -> list[str]:

@@ -16,6 +16,7 @@ from tests.unit.integration_pipelines.memory import MemorySource
 from weir.blocks.base import BlockRequest
 from weir.errors import BlockExecutionError, ConfigError
 from weir.integration import ReplicationMethod
+from weir.integration.base import SINGER_STATE_METADATA_KEY
 from weir.integration.transform import BatchTransformer, TransformedSource, TransformerError
 
 ROWS = pa.table(
@@ -86,6 +87,24 @@ def test_pandas_once_per_batch_with_exact_nullable_integers(tmp_path: Path) -> N
     assert (transformer.stats.rows_in, transformer.stats.rows_out) == (5, 5)
     calls = transformer._function.__globals__["calls"]
     assert calls == [(2, "orders", "Int64"), (2, "orders", "Int64"), (1, "orders", "Int64")]
+
+
+class _StatefulSource(MemorySource):
+    """Puts a source state (as the Singer tap source does) on each batch it reads."""
+
+    def read(self, stream, *, bookmark, batch_size_rows):  # type: ignore[no-untyped-def]
+        batches = super().read(stream, bookmark=bookmark, batch_size_rows=batch_size_rows)
+        for n, batch in enumerate(batches):
+            yield batch.replace_schema_metadata({SINGER_STATE_METADATA_KEY: b'{"n": %d}' % n})
+
+
+def test_the_sources_state_on_a_batch_survives_the_transformers(tmp_path: Path) -> None:
+    source = _StatefulSource({"orders": ROWS}, {"orders": ["id"]})
+    entry = source.discover().get("orders").with_selected(True)
+    wrapped = TransformedSource(source, (_transformer(tmp_path, PANDAS),))
+    batches = list(wrapped.read(entry, bookmark=None, batch_size_rows=2))
+    states = [b.schema.metadata[SINGER_STATE_METADATA_KEY] for b in batches]
+    assert states == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
 
 
 def test_polars_batches(tmp_path: Path) -> None:

@@ -19,11 +19,13 @@ need their parent selected (some SaaS taps) cannot be split this way.
 
 **State.** Each batch carries, in its schema metadata under `SINGER_STATE_METADATA_KEY`, the
 tap's STATE as of the batch's last record (the last STATE the tap wrote before the next RECORD);
-`last_state` is the tap's final state. The sync engine commits its own bookmark with each batch
-(the replication key value and key values of the batch's last row); on resume `read` turns
-that bookmark into the tap's state, `{"bookmarks": {tap_stream_id: {"replication_key": ...,
-"replication_key_value": ...}}}`, the shape pipelinewise and Meltano SDK taps read. A bookmark
-holding a `singer_state` object is passed to the tap verbatim instead.
+sorted INCREMENTAL reads put the tap's final state on their last batch only. `last_state` is the
+tap's final state. With each batch of an INCREMENTAL stream the sync engine commits its own
+bookmark (the replication key value and key values of the batch's last row) and, verbatim under
+`singer_state`, the state the batch carries. On resume `read` passes a `singer_state` to the tap
+as it is; a bookmark without one becomes `{"bookmarks": {tap_stream_id: {"replication_key":
+..., "replication_key_value": ...}}}`, the shape pipelinewise and Meltano SDK taps read. Either
+way rows at or before Weir's own bookmark are dropped, so a tap resuming early only re-sends.
 
 **Order.** Taps read INCREMENTAL streams with `replication key >= bookmark`, and many do not
 order rows (tap-postgres sorts only once it has a bookmark). With `sort_incremental=True` (the
@@ -60,7 +62,12 @@ from weir.integration._subprocess import (
     private_run_dir,
     write_private_json,
 )
-from weir.integration.base import Source, stream_columns
+from weir.integration.base import (
+    SINGER_STATE_BOOKMARK_KEY,
+    SINGER_STATE_METADATA_KEY,
+    Source,
+    stream_columns,
+)
 from weir.integration.columns import Column, arrow_schema
 from weir.integration.errors import ConnectorConfigError, SourceError
 from weir.integration.singer import (
@@ -95,9 +102,6 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 
 DISCOVERY_CACHE_SECONDS = 60.0
 """How long a discovered catalog is reused (the sync engine re-discovers before every stream)."""
-
-SINGER_STATE_METADATA_KEY = b"weir.singer_state"
-"""Schema metadata key of each batch: the tap's state (JSON) as of the batch's last record."""
 
 SORT_MEMORY_LIMIT = "128MB"
 """DuckDB's memory limit while sorting spilled rows; beyond it DuckDB sorts on disk."""
@@ -310,7 +314,7 @@ def tap_state(entry: CatalogEntry, bookmark: Mapping[str, Any] | None) -> dict[s
     """
     if not bookmark:
         return None
-    own = bookmark.get("singer_state")
+    own = bookmark.get(SINGER_STATE_BOOKMARK_KEY)
     if isinstance(own, Mapping):
         return dict(own)
     value = bookmark.get("replication_key_value")

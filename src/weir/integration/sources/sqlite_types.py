@@ -23,12 +23,12 @@ type's first word refines the kind:
 
 SQLite does not enforce declared types (INTEGER affinity is 64-bit whatever the declared width),
 so values are converted as follows, and a value that does not fit raises a `ValueError` naming
-the column and the value (the source fails the batch with a `SourceError`): integers must be integers; REAL values in a
-NUMERIC(p, s) column are rounded half up to s digits; TEXT columns render numbers as text and
-blobs as `\\x`-prefixed hex (as PostgreSQL shows bytea); timestamps are ISO 8601 text (`T` or
-space, any fraction, an optional `Z` or offset; without one it is read as UTC) or numbers of
-seconds since the Unix epoch; dates are `YYYY-MM-DD` (with a midnight time part allowed);
-booleans are 0/1 or the text true/false/t/f/1/0.
+the column and the value (the source fails the batch with a `SourceError`): integers must be
+integers; REAL values in a NUMERIC(p, s) column are rounded half up to s digits; TEXT columns
+render numbers as text and blobs as `\\x`-prefixed hex (as PostgreSQL shows bytea); timestamps
+are ISO 8601 text (`T` or space, any fraction, an optional `Z` or offset; without one it is read
+as UTC) or numbers of seconds since the Unix epoch; dates are `YYYY-MM-DD` (with a midnight time
+part allowed); booleans are 0/1 or the text true/false/t/f/1/0.
 """
 
 from __future__ import annotations
