@@ -331,12 +331,10 @@ def load_pipeline_catalog(config: IntegrationPipelineConfig) -> Catalog:
     """
     inline = config.source.settings.get("catalog")
     if inline is not None:
-        where = config.source.file_path
         try:
-            if not isinstance(inline, Mapping):
-                raise ValueError("it is not a mapping")
             return Catalog.from_dict(inline)
         except ValueError as exc:
+            where = config.source.file_path
             raise ConfigError(f"{where}: key 'catalog' is not a valid catalog: {exc}") from exc
     catalog = read_catalog_file(config.catalog_path)
     if catalog is None:

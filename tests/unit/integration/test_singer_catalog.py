@@ -158,6 +158,9 @@ def test_catalog_load_names_the_file(tmp_path: Path):
     path.write_text("[1")
     with pytest.raises(ValueError, match=r"cat\.json: not valid JSON"):
         Catalog.load(path)
+    path.write_text("[1]")
+    with pytest.raises(ValueError, match=r"cat\.json: not a valid catalog: .*a mapping"):
+        Catalog.load(path)
 
 
 def _live(properties):

@@ -376,12 +376,18 @@ class Catalog:
         return catalog
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Catalog:
+    def from_dict(cls, data: object) -> Catalog:
         """Build a catalog from `{"streams": [...]}` or Mage's `{"catalog": {"streams": [...]}}`.
 
+        Args:
+            data: the parsed JSON (or YAML) value.
+
         Raises:
-            ValueError: there is no `streams` list, or an entry is malformed.
+            ValueError: `data` is not a mapping, there is no `streams` list, or an entry is
+                malformed.
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a catalog is a mapping with a 'streams' list, not {data!r:.80}")
         wrapped = data.get(_MAGE_CATALOG_KEY)
         if "streams" not in data and isinstance(wrapped, Mapping):
             data = wrapped
@@ -414,8 +420,6 @@ class Catalog:
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"{path}: not valid JSON: {exc}") from exc
         try:
-            if not isinstance(data, Mapping):
-                raise ValueError("the top level is not a JSON object")
             return cls.from_dict(data)
         except ValueError as exc:
             raise ValueError(f"{path}: not a valid catalog: {exc}") from exc
