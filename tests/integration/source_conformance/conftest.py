@@ -13,18 +13,7 @@ import pytest
 
 from .fixtures import ALL_FIXTURES, FIXTURES, SERVER_FIXTURES, SourceFixture
 
-_JSONL_TIMESTAMPS = (
-    "FileSource types JSON lines by pyarrow's inference, which reads ISO 8601 text with a "
-    "fraction of a second ('2024-02-29T23:59:59.999999') as a string: updated_at is discovered "
-    "as TEXT and lands as VARCHAR"
-)
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("jsonl", "test_discover_describes_items"): _JSONL_TIMESTAMPS,
-    ("jsonl", "test_full_sync_copies_every_value_exactly"): _JSONL_TIMESTAMPS,
-    ("jsonl", "test_incremental_sync_with_ties_then_upserts"): _JSONL_TIMESTAMPS,
-    ("jsonl", "test_new_source_column_reaches_the_destination"): _JSONL_TIMESTAMPS,
-    ("jsonl", "test_sync_killed_then_restarted_is_exact"): _JSONL_TIMESTAMPS,
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 """(fixture, test function) -> why that connector fails that check today."""
 
 

@@ -224,6 +224,8 @@ def _convert(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
         pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type)
     ):
         return pa.array([None if v is None else "\\x" + v.hex() for v in array.to_pylist()], target)
+    if pa.types.is_string(array.type) and pa.types.is_timestamp(target):
+        array = _parse_timestamps(array, target)
     if (
         pa.types.is_timestamp(array.type)
         and array.type.tz is None
@@ -232,6 +234,14 @@ def _convert(array: pa.Array[Any], column: Column) -> pa.Array[Any]:
         unit = array.type.unit
         array = array.cast(pa.timestamp(unit, tz="UTC"))
     return array.cast(target, safe=not _truncates(array.type, target))
+
+
+def _parse_timestamps(array: pa.Array[Any], target: pa.TimestampType) -> pa.Array[Any]:
+    """ISO 8601 text as timestamps: with its offset when it has one, else naive (read as UTC)."""
+    try:
+        return array.cast(pa.timestamp(target.unit, tz="UTC"))
+    except pa.ArrowInvalid:
+        return array.cast(pa.timestamp(target.unit))
 
 
 def _nulls(size: int, data_type: pa.DataType) -> pa.Array[Any]:
@@ -295,10 +305,7 @@ class _StreamFiles:
                 path, read_options=read, parse_options=_CSV_PARSE, convert_options=_csv_convert()
             ) as reader:
                 return reader.schema
-        with pa_json.open_json(
-            path, read_options=pa_json.ReadOptions(block_size=INFER_BLOCK_BYTES)
-        ) as r:
-            return r.schema
+        return _promote_iso_timestamps(*_json_head(path))
 
     def batches(
         self, parse_schema: pa.Schema, names: Sequence[str], rows: int
@@ -329,17 +336,11 @@ class _StreamFiles:
             ) as reader:
                 yield from reader
             return
-        # pyarrow's JSON parser does not turn numbers into text: where the unified type is text
-        # but this file holds another type, parse that type and let `conform` cast it.
-        own = self._file_schema(path)
-        wanted = pa.schema(
-            [
-                own.field(f.name)
-                if f.type == pa.string() and f.name in own.names and _non_text(own.field(f.name))
-                else f
-                for f in wanted
-            ]
-        )
+        # pyarrow's JSON parser does not turn numbers into text, nor ISO 8601 text with a
+        # fraction of a second into timestamps: parse each column as the file holds it and let
+        # `conform` cast it to the stream's type.
+        raw, _ = _json_head(path)
+        wanted = pa.schema([_json_parse_field(f, raw) for f in wanted])
         parse = pa_json.ParseOptions(explicit_schema=wanted, unexpected_field_behavior="ignore")
         read_json = pa_json.ReadOptions(block_size=READ_BLOCK_BYTES)
         with pa_json.open_json(path, read_options=read_json, parse_options=parse) as reader:
@@ -347,6 +348,59 @@ class _StreamFiles:
 
 
 _CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+
+
+def _json_head(path: Path) -> tuple[pa.Schema, pa.RecordBatch | None]:
+    """The schema pyarrow infers for a JSON lines file, and the file's first block of rows."""
+    with pa_json.open_json(
+        path, read_options=pa_json.ReadOptions(block_size=INFER_BLOCK_BYTES)
+    ) as reader:
+        try:
+            return reader.schema, reader.read_next_batch()
+        except StopIteration:
+            return reader.schema, None
+
+
+def _promote_iso_timestamps(schema: pa.Schema, head: pa.RecordBatch | None) -> pa.Schema:
+    """Type text columns whose values in `head` are all ISO 8601 date-times as timestamps.
+
+    pyarrow infers `"2024-02-29T23:59:59"` as a timestamp but leaves the same text with a fraction
+    of a second (`...59.999999`) as a string; this makes both timestamps (zoned when every value
+    carries an offset or `Z`, else naive, read as UTC like every naive timestamp here).
+    """
+    if head is None:
+        return schema
+    fields = []
+    for field in schema:
+        promoted = None
+        if field.type == pa.string():
+            promoted = _iso_timestamp_type(head.column(schema.get_field_index(field.name)))
+        fields.append(field.with_type(promoted) if promoted is not None else field)
+    return pa.schema(fields).with_metadata(schema.metadata or {})
+
+
+def _iso_timestamp_type(values: pa.Array[Any]) -> pa.DataType | None:
+    if values.null_count == len(values):
+        return None
+    for candidate in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+        try:
+            values.cast(candidate)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return candidate
+    return None
+
+
+def _json_parse_field(field: pa.Field[Any], raw: pa.Schema) -> pa.Field[Any]:
+    """How to parse `field` from a JSON file whose own inferred schema is `raw`."""
+    if field.name not in raw.names:
+        return field
+    own = raw.field(field.name)
+    if field.type == pa.string() and _non_text(own):
+        return own  # a number or bool in this file where the stream's type is text
+    if pa.types.is_timestamp(field.type) and own.type == pa.string():
+        return own  # ISO 8601 text that pyarrow's JSON parser cannot read as a timestamp
+    return field
 
 
 def _non_text(field: pa.Field[Any]) -> bool:
