@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Final
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
@@ -72,6 +72,14 @@ Handlers are mostly CPU under one GIL; 40 threads contending for it (and for the
 pool's 15 connections) made the slowest requests wait many times the median. Eight keep
 requests in arrival order while still overlapping a PostgreSQL round trip."""
 
+LISTING_THREADS: Final = 2
+"""Threads of the run listing's own lane (`ServerContext.listing_lane`), apart from the others.
+
+The listing is what a UI polls; each call is short and mostly CPU under the GIL. Under 50
+saturating clients, eight threads passing the GIL between them gave p99 150-190 ms where two
+gave ~100 ms at the same throughput (bench/bench_api.py), and a lane of its own means a page
+never waits behind slow handlers (previews, log searches) holding the shared threads."""
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -121,9 +129,9 @@ def create_app(
     """
     project = load_project(os.fspath(project_path))
     url = database_url or default_database_url(project.data_dir)
-    # One pooled connection per worker thread, plus one for the event loop's own calls, so no
-    # request opens (and SQLite re-configures) a connection of its own.
-    engine = connect(url, pool_size=WORKER_THREADS + 1)
+    # One pooled connection per thread, plus one for the event loop's own calls, so no request
+    # opens (and SQLite re-configures) a connection of its own.
+    engine = connect(url, pool_size=WORKER_THREADS + LISTING_THREADS + 1)
     run_store = RunStore(engine, clock=clock)
     context = ServerContext(
         project=project,
@@ -133,6 +141,7 @@ def create_app(
         triggers=TriggerStore(run_store.engine, clock=clock),
         clock=clock,
         scheduler_heartbeat=partial(read_heartbeat, heartbeat_path(project.data_dir)),
+        listing_lane=CapacityLimiter(LISTING_THREADS),
     )
 
     @asynccontextmanager

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Final
 
+from anyio import CapacityLimiter
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +58,7 @@ class ServerContext:
         clock: the current time, timezone-aware.
         scheduler_heartbeat: when a scheduler last beat against this database (aware), or
             None if none ever did.
+        listing_lane: the threads that list runs (see `weir.server.app.LISTING_THREADS`).
     """
 
     project: Project
@@ -66,6 +68,7 @@ class ServerContext:
     triggers: TriggerStore
     clock: Callable[[], datetime]
     scheduler_heartbeat: Callable[[], datetime | None]
+    listing_lane: CapacityLimiter
 
 
 async def get_context(request: Request) -> ServerContext:

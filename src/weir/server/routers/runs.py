@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from weir.server import operations, queries
+from weir.server import operations, queries, run_listing
 from weir.server.context import Caller, Context, require_reader
 from weir.server.responses import ERROR_RESPONSES, Id, json_response
 from weir.server.schemas import (
@@ -24,16 +26,19 @@ router = APIRouter(tags=["runs"], dependencies=[Depends(require_reader)], respon
 
 
 @router.get("/api/pipeline_runs", response_model=Page[RunOut])
-def list_runs(context: Context, query: Annotated[RunListQuery, Query()]) -> Response:
+async def list_runs(context: Context, query: Annotated[RunListQuery, Query()]) -> Response:
     """Runs newest first, filtered, one page at a time, with the total that match."""
-    filters = queries.RunFilter(
+    filters = run_listing.RunFilter(
         pipeline_uuid=query.pipeline_uuid,
         statuses=tuple(query.status),
         pipeline_schedule_id=query.pipeline_schedule_id,
         since=_aware(query.since),
         until=_aware(query.until),
     )
-    page = queries.list_runs(context.runs.engine, filters, limit=query.limit, offset=query.offset)
+    listing = partial(
+        run_listing.list_runs, context.runs.engine, filters, limit=query.limit, offset=query.offset
+    )
+    page = await to_thread.run_sync(listing, limiter=context.listing_lane)
     return json_response(
         {"items": page.runs, "total": page.total, "limit": query.limit, "offset": query.offset}
     )

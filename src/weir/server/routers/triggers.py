@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from weir.orchestration.triggers import TriggerSpec
-from weir.server import operations, queries
+from weir.server import operations, run_listing
 from weir.server.context import Context, require_reader
 from weir.server.responses import ERROR_RESPONSES, Id, json_response
 from weir.server.schemas import (
@@ -93,8 +93,8 @@ def list_trigger_runs(
 ) -> Response:
     """The runs this trigger started, newest first."""
     context.triggers.get(trigger_id)
-    filters = queries.RunFilter(pipeline_schedule_id=trigger_id)
-    page = queries.list_runs(context.runs.engine, filters, limit=limit, offset=offset)
+    filters = run_listing.RunFilter(pipeline_schedule_id=trigger_id)
+    page = run_listing.list_runs(context.runs.engine, filters, limit=limit, offset=offset)
     return json_response(
         {"items": page.runs, "total": page.total, "limit": limit, "offset": offset}
     )
