@@ -7,6 +7,12 @@ so peak memory follows the widest layer of the DAG, not the whole pipeline. Down
 as soon as their inputs are computed, while those are still being written to disk; a block run is
 `completed` only once its data product is on disk. Every status change goes through the run
 store's state machine.
+
+A run may hold block runs that ended before this execution: a retry from a block
+(`RunStore.retry_block_runs`) resets that block and its downstream block runs and keeps the
+others. Only block runs still `initial` (or `queued`) run; kept `completed` ones supply their
+outputs from this run's own data products, and a block behind a kept block run that did not
+complete is `upstream_failed` at once. The run's final status counts every block run.
 """
 
 from __future__ import annotations
@@ -39,11 +45,14 @@ from weir.errors import BlockLoadError, BlockTimeoutError, DataProductError, Wei
 from weir.pipeline.pipeline import Pipeline
 from weir.project.project import Project
 from weir.runs.records import PipelineRunRecord
-from weir.runs.status import RunStatus
+from weir.runs.status import TERMINAL_STATUSES, RunStatus
 from weir.runs.store import RunStore
 
 #: Worker threads when a pipeline sets no `concurrency_config.block_run_limit`.
 DEFAULT_BLOCK_RUN_LIMIT = max(2, min(8, (os.cpu_count() or 2)))
+
+#: Recorded block-run statuses the executor runs; a block run in any other status is kept.
+_TO_RUN = frozenset({RunStatus.INITIAL, RunStatus.QUEUED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +107,28 @@ class PipelineRunExecutor:
         self._clock = clock
         self._dag = plan.pipeline.dag.subset(plan.block_uuids)
         self._block_run_ids = {b.block_uuid: b.id for b in plan.run.block_runs}
-        self._statuses: dict[str, RunStatus] = dict.fromkeys(plan.block_uuids, RunStatus.INITIAL)
-        self._waiting_on = {uuid: len(self._dag.upstream_of(uuid)) for uuid in plan.block_uuids}
+        recorded = {b.block_uuid: b.status for b in plan.run.block_runs}
+        # Block runs that ended before this execution (kept by a retry from a block) stay as
+        # they are; only the others run.
+        self._kept = {
+            uuid: recorded[uuid]
+            for uuid in plan.block_uuids
+            if recorded.get(uuid, RunStatus.INITIAL) not in _TO_RUN
+        }
+        self._to_run = tuple(uuid for uuid in self._dag.blocks if uuid not in self._kept)
+        self._statuses: dict[str, RunStatus] = {
+            uuid: self._kept.get(uuid, RunStatus.INITIAL) for uuid in plan.block_uuids
+        }
+        self._waiting_on = {
+            uuid: sum(1 for up in self._dag.upstream_of(uuid) if up not in self._kept)
+            for uuid in plan.block_uuids
+        }
         self._consumers_left = {
-            uuid: len(self._dag.downstream_of(uuid)) for uuid in plan.block_uuids
+            uuid: sum(1 for down in self._dag.downstream_of(uuid) if down not in self._kept)
+            for uuid in plan.block_uuids
         }
         self._inputs: dict[str, UpstreamInput] = {}
-        self._ready: list[str] = [uuid for uuid in self._dag.blocks if self._waiting_on[uuid] == 0]
+        self._ready: list[str] = [uuid for uuid in self._to_run if self._waiting_on[uuid] == 0]
         self._running: dict[str, Attempt] = {}
         self._retry_at: list[tuple[float, str, int]] = []
         self._outcomes: queue.Queue[AttemptOutcome] = queue.Queue()
@@ -118,8 +142,9 @@ class PipelineRunExecutor:
         and is re-raised.
         """
         self._runs.transition_pipeline_run(self._plan.run.id, RunStatus.RUNNING)
-        self._observer.run_started(self._plan.run.id, self._dag.blocks)
+        self._observer.run_started(self._plan.run.id, self._to_run)
         try:
+            self._skip_blocks_behind_kept_failures()
             while self._ready or self._running or self._retry_at:
                 self._start_ready_blocks()
                 self._wait_and_handle_one()
@@ -138,6 +163,26 @@ class PipelineRunExecutor:
         )
         self._observer.run_finished(status)
         return status
+
+    def _skip_blocks_behind_kept_failures(self) -> None:
+        # A block to run whose upstream block run was kept without completing can never get its
+        # input; in topological order, so whatever is behind a skipped block is skipped too.
+        for uuid in self._to_run:
+            blocked = [
+                up
+                for up in self._dag.upstream_of(uuid)
+                if self._statuses[up] in TERMINAL_STATUSES
+                and self._statuses[up] is not RunStatus.COMPLETED
+            ]
+            if self._statuses[uuid] is RunStatus.INITIAL and blocked:
+                self._set_status(
+                    uuid,
+                    RunStatus.UPSTREAM_FAILED,
+                    error=f"upstream block '{blocked[0]}' did not complete",
+                )
+                self._observer.block_changed(BlockRunEvent(uuid, RunStatus.UPSTREAM_FAILED))
+                self._ready = [ready for ready in self._ready if ready != uuid]
+                self._finished(uuid)
 
     # --- starting blocks -------------------------------------------------------------------
 
@@ -205,15 +250,21 @@ class PipelineRunExecutor:
 
     def _read_from_disk(self, uuid: str, parent: str) -> UpstreamInput:
         pipeline_uuid = self._plan.pipeline.uuid
-        previous = self._runs.latest_block_run(pipeline_uuid, parent)
-        if previous is None:
-            raise BlockLoadError(
-                uuid,
-                f"its upstream block '{parent}' has no completed run to read its output from; run "
-                f"it first: weir run {self._plan.project.root} {pipeline_uuid} --block {parent}",
-            )
-        outputs = self._products.read(previous.pipeline_run_id, parent)
-        infos = self._products.info(previous.pipeline_run_id, parent)
+        if parent in self._kept:
+            # Completed earlier in this very run (a retry from a block): its own outputs.
+            source_run_id = self._plan.run.id
+        else:
+            previous = self._runs.latest_block_run(pipeline_uuid, parent)
+            if previous is None:
+                raise BlockLoadError(
+                    uuid,
+                    f"its upstream block '{parent}' has no completed run to read its output from; "
+                    f"run it first: weir run {self._plan.project.root} {pipeline_uuid} "
+                    f"--block {parent}",
+                )
+            source_run_id = previous.pipeline_run_id
+        outputs = self._products.read(source_run_id, parent)
+        infos = self._products.info(source_run_id, parent)
         value: Any = outputs[0] if len(outputs) == 1 else (outputs or None)
         parent_spec = self._plan.pipeline.block(parent)
         return UpstreamInput(

@@ -182,7 +182,10 @@ def execute_recorded_run(
 ) -> PipelineRunRecord:
     """Execute a run recorded earlier (status `initial` or `queued`), e.g. by the scheduler.
 
-    The run's own variables, execution date and block runs are used as recorded.
+    The run's own variables, execution date and block runs are used as recorded. Block runs
+    that already ended (kept by a retry from a block, `RunStore.retry_block_runs`) are not run
+    again: completed ones hand their outputs, read from this run's data products, to the
+    blocks that run.
 
     Args:
         project_path: the project folder.

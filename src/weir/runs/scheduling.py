@@ -7,7 +7,8 @@ hold here too. Used by `weir.orchestration`:
 - `claim_pipeline_run` hands queued runs to exactly one scheduler (`FOR UPDATE SKIP LOCKED`
   plus a per-pipeline advisory lock on PostgreSQL, the database write lock on SQLite);
 - `retry_pipeline_run` is the run-level retry intent (a failed run queued again in place, so
-  its trigger and execution date stay unique);
+  its trigger and execution date stay unique); `retry_block_runs` queues it again in place
+  with only some block runs reset (retry from a block);
 - `recover_stale_run` fails, once, a run whose process stopped heart-beating;
 - `mark_passed_sla` and `delete_pipeline_runs` serve SLA reports and retention.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from weir.errors import RunNotFoundError
 from weir.runs.models import BlockRun, PipelineRun
 from weir.runs.records import (
     ActiveRuns,
@@ -33,7 +35,7 @@ from weir.runs.records import (
 )
 from weir.runs.status import TERMINAL_STATUSES, RecordKind, RunStatus, check_retry, check_transition
 
-__all__ = ["CLAIM_LOCK_NAMESPACE", "SchedulingMixin", "initial_block_runs"]
+__all__ = ["CLAIM_LOCK_NAMESPACE", "SchedulingMixin", "initial_block_runs", "reset_block_run"]
 
 _Group = tuple[str, int | None, int | None]
 
@@ -66,6 +68,21 @@ def initial_block_runs(block_uuids: Sequence[str]) -> list[BlockRun]:
         BlockRun(block_uuid=uuid, status=RunStatus.INITIAL, attempts=0, metrics={})
         for uuid in block_uuids
     ]
+
+
+def reset_block_run(row: BlockRun) -> None:
+    """The retry transition's effect on a block run (the caller checked it may be retried)."""
+    row.status = RunStatus.INITIAL
+    row.started_at = row.completed_at = None
+    row.error = row.traceback = None
+
+
+def _queue_again(run: PipelineRun, start_after: datetime | None) -> None:
+    # The retry transition of a run (to `initial`), then on to `queued` for any scheduler.
+    check_transition(RecordKind.PIPELINE_RUN, RunStatus.INITIAL, RunStatus.QUEUED)
+    run.status, run.start_after = RunStatus.QUEUED, start_after
+    run.started_at = run.completed_at = run.heartbeat_at = run.claimed_at = None
+    run.error, run.claimed_by = None, None
 
 
 class SchedulingMixin:
@@ -238,17 +255,61 @@ class SchedulingMixin:
             run.block_runs.clear()
             session.flush()
             run.block_runs.extend(initial_block_runs(block_uuids))
-            check_transition(RecordKind.PIPELINE_RUN, RunStatus.INITIAL, RunStatus.QUEUED)
-            run.status, run.attempt, run.start_after = (
-                RunStatus.QUEUED,
-                run.attempt + 1,
-                start_after,
-            )
-            run.started_at = run.completed_at = run.heartbeat_at = run.claimed_at = None
-            run.error, run.claimed_by = None, None
+            _queue_again(run, start_after)
+            run.attempt += 1
             run.metrics = {**run.metrics, "previous_attempts": summaries}
             session.flush()
             session.expire(run, ["metrics"])
+            return run.to_record()
+
+    def retry_block_runs(self, run_id: int, block_uuids: Collection[str]) -> PipelineRunRecord:
+        """Queue a failed or cancelled run again in place, running only some of its blocks again.
+
+        The store's half of "retry from a block" (the API passes the block and every block
+        downstream of it). In one transaction, each named block run takes the retry transition
+        as `RunStore.retry_block_run` does (back to `initial`; `started_at`, `completed_at`,
+        `error` and `traceback` cleared; `attempts`, `metrics` and `log_path` kept), and the run
+        is queued as `retry_pipeline_run` queues it (back to `initial`, on to `queued`,
+        unclaimed, with `started_at`, `completed_at`, `error` and `heartbeat_at` cleared) but
+        keeps its other block runs, its `attempt` and its `metrics`. The engine then runs only
+        the block runs that are `initial` (see `weir.engine.executor`).
+
+        Args:
+            run_id: the pipeline run's id.
+            block_uuids: the blocks whose block runs run again; at least one.
+
+        Returns:
+            The queued run with all its block runs.
+
+        Raises:
+            ValueError: `block_uuids` is empty.
+            RunNotFoundError: no run with that id, or it has no block run of a named block.
+            RunStateError: the run is not `failed` or `cancelled`, or a named block run is not
+                `failed`, `cancelled` or `upstream_failed` (a completed block run is never
+                reset: its outputs may have been read downstream).
+        """
+        if not block_uuids:
+            raise ValueError(f"pipeline run {run_id}: name at least one block to run again")
+        with self._writing() as session:
+            run = self._lock_pipeline_run(session, run_id)
+            check_retry(
+                RecordKind.PIPELINE_RUN,
+                run.status,
+                record=f"{run.id} (pipeline '{run.pipeline_uuid}')",
+            )
+            rows = {row.block_uuid: row for row in run.block_runs}
+            for uuid in block_uuids:
+                row = rows.get(uuid)
+                if row is None:
+                    raise RunNotFoundError(f"pipeline run {run_id} has no block run of '{uuid}'")
+                check_retry(
+                    RecordKind.BLOCK_RUN,
+                    row.status,
+                    record=f"{row.id} (block '{uuid}' of pipeline run {run_id})",
+                )
+                reset_block_run(row)
+            _queue_again(run, None)
+            session.flush()
             return run.to_record()
 
     def recover_stale_run(

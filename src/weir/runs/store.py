@@ -37,7 +37,7 @@ from weir.errors import RunConflictError, RunNotFoundError, RunStateError
 from weir.runs.database import WRITE_OPTION, connect
 from weir.runs.models import BlockRun, PipelineRun
 from weir.runs.records import BlockRunRecord, PipelineRunRecord
-from weir.runs.scheduling import SchedulingMixin, initial_block_runs
+from weir.runs.scheduling import SchedulingMixin, initial_block_runs, reset_block_run
 from weir.runs.status import (
     TERMINAL_STATUSES,
     RecordKind,
@@ -365,9 +365,7 @@ class RunStore(SchedulingMixin):
             if run.status in TERMINAL_STATUSES:
                 check_retry(RecordKind.PIPELINE_RUN, run.status, record=_describe_pipeline_run(run))
                 run.status, run.completed_at, run.error = RunStatus.INITIAL, None, None
-            row.status = RunStatus.INITIAL
-            row.started_at = row.completed_at = None
-            row.error = row.traceback = None
+            reset_block_run(row)
             session.flush()
             return row.to_record()
 

@@ -6,18 +6,25 @@ Runs are never executed here: a new run is *queued* (`weir.orchestration.queue.e
 and a scheduler (`weir start` runs one beside the server) claims and executes it, so an API
 call returns at once whatever the pipeline does.
 
-Retrying from a block queues a new run of that block and everything downstream of it, with
-the old run's variables and execution date; its upstream blocks' outputs are read from their
-latest completed runs (as `weir run --block X --downstream` does). The engine runs every block
-run of a run from the start, so it cannot resume the old run in place.
+Retrying a failed or cancelled run keeps its id. Without a block it is the run's next attempt:
+every block again (`RunStore.retry_pipeline_run`). From a block X (`retry_run` with a
+`block_uuid`), the run is queued again with X's block run and those of every block downstream
+of X reset to `initial` (`RunStore.retry_block_runs`); every other block run keeps its status.
+When a scheduler executes it, only the reset block runs run; X's completed upstream block runs
+hand over their outputs from this run's data products, and the run's status at the end counts
+all its block runs (a failed block elsewhere in the DAG, not downstream of X, leaves it
+failed). X must not have completed (a completed block's outputs may have been read
+downstream), nor may any block downstream of it; X's upstream blocks in the run must have
+completed. The block logs of the retried blocks get the new attempt appended.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from weir.engine.runner import PIPELINE_TYPE_EXECUTORS
 from weir.errors import (
     ConfigError,
     ConflictError,
@@ -31,7 +38,7 @@ from weir.orchestration.triggers import TriggerRecord, TriggerSpec, TriggerStore
 from weir.orchestration.triggers_yaml import editing_triggers
 from weir.pipeline.pipeline import Pipeline, load_pipeline
 from weir.runs.records import PipelineRunRecord
-from weir.runs.status import RETRY_FROM_STATES, RecordKind
+from weir.runs.status import RETRY_FROM_STATES, RecordKind, RunStatus
 from weir.server.context import ServerContext
 
 __all__ = [
@@ -94,23 +101,25 @@ def cancel_run(context: ServerContext, run_id: int, username: str) -> PipelineRu
 
 
 def retry_run(context: ServerContext, run_id: int, block_uuid: str | None) -> PipelineRunRecord:
-    """Run a failed or cancelled run again.
+    """Run a failed or cancelled run again, in place (same id): all of it, or from one block.
 
     Args:
         context: the server's stores.
         run_id: the run.
-        block_uuid: None queues the run's next attempt (`RunStore.retry_pipeline_run`: same id,
-            every block again). A block queues a new run of it and its downstream blocks
-            (see the module docstring).
+        block_uuid: None queues the run's next attempt (`RunStore.retry_pipeline_run`: every
+            block again, `attempt` + 1). A block queues the run again with that block and every
+            block downstream of it reset (see the module docstring).
 
     Returns:
         The queued run.
 
     Raises:
         RunNotFoundError: no such run.
-        RunStateError: the run is not failed or cancelled.
+        RunStateError: the run is not failed or cancelled; or the block, or a block downstream
+            of it, completed; or an upstream block of it in the run did not complete.
         NotFoundError: the block is not one of the run's.
-        PipelineValidationError: the pipeline does not load any more.
+        ConflictError: the pipeline's type runs its blocks its own way (integration).
+        ConfigError: the pipeline does not load, or no longer has the block.
     """
     if block_uuid is None:
         return context.runs.retry_pipeline_run(run_id)
@@ -119,18 +128,53 @@ def retry_run(context: ServerContext, run_id: int, block_uuid: str | None) -> Pi
         raise RunStateError(
             f"pipeline run {run_id} is '{run.status}'; only failed or cancelled runs are retried"
         )
-    if block_uuid not in {b.block_uuid for b in run.block_runs}:
+    statuses = {b.block_uuid: b.status for b in run.block_runs}
+    if block_uuid not in statuses:
         raise NotFoundError(f"pipeline run {run_id} has no block run of block '{block_uuid}'")
     pipeline = _pipeline(context, run.pipeline_uuid)
-    chosen = {block_uuid, *pipeline.dag.descendants(block_uuid)}
-    blocks = [uuid for uuid in pipeline.dag.blocks if uuid in chosen]
-    return context.runs.create_pipeline_run(
-        run.pipeline_uuid,
-        blocks,
-        variables=run.variables,
-        execution_date=run.execution_date,
-        queued=True,
-    )
+    if pipeline.spec.type in PIPELINE_TYPE_EXECUTORS:
+        raise ConflictError(
+            f"pipeline '{pipeline.uuid}' is an {pipeline.spec.type} pipeline, whose runs are "
+            f"retried whole: POST /api/pipeline_runs/{run_id}/retry without block_uuid"
+        )
+    if block_uuid not in pipeline.dag:
+        raise ConfigError(
+            f"pipeline '{pipeline.uuid}' no longer has block '{block_uuid}'; retry the whole run"
+        )
+    downstream = pipeline.dag.descendants(block_uuid)
+    chosen = [
+        u for u in pipeline.dag.blocks if u in statuses and (u == block_uuid or u in downstream)
+    ]
+    _check_retry_from(run_id, block_uuid, statuses, chosen, pipeline.dag.upstream_of(block_uuid))
+    resets = [u for u in chosen if statuses[u] is not RunStatus.INITIAL]
+    return context.runs.retry_block_runs(run_id, resets)
+
+
+def _check_retry_from(
+    run_id: int,
+    block_uuid: str,
+    statuses: Mapping[str, RunStatus],
+    chosen: Sequence[str],
+    upstream: Iterable[str],
+) -> None:
+    # Refuse what would re-run a block on inputs it cannot get, or leave stale outputs behind.
+    completed = [u for u in chosen if statuses[u] is RunStatus.COMPLETED]
+    if block_uuid in completed:
+        raise RunStateError(
+            f"block '{block_uuid}' of pipeline run {run_id} completed; retry from a block that "
+            "did not complete, or retry the whole run (no block_uuid)"
+        )
+    if completed:
+        raise RunStateError(
+            f"block(s) {', '.join(completed)} of pipeline run {run_id}, downstream of "
+            f"'{block_uuid}', completed on its earlier output; retry the whole run (no block_uuid)"
+        )
+    blocked = [u for u in upstream if u in statuses and statuses[u] is not RunStatus.COMPLETED]
+    if blocked:
+        raise RunStateError(
+            f"block '{block_uuid}' of pipeline run {run_id} cannot run: its upstream block "
+            f"'{blocked[0]}' did not complete in this run; retry from '{blocked[0]}'"
+        )
 
 
 @contextmanager

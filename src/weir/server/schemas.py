@@ -334,10 +334,10 @@ class RunDetail(_Out):
 
 
 class RetryRequest(_In):
-    """Which block runs of a finished run to run again.
+    """Which block of a failed or cancelled run to run again (the body form of `?block_uuid=`).
 
-    With `block_uuid`: that block and its block runs downstream that did not complete; without:
-    every block run that did not complete.
+    With `block_uuid`: that block and every block downstream of it, in the same run; without:
+    the whole run again as its next attempt.
     """
 
     block_uuid: str | None = None

@@ -178,23 +178,30 @@ def test_queue_cancel_and_retry(api: Api, store: RunStore) -> None:
     assert missing.status_code == 404
 
 
-def test_retry_from_a_block_queues_it_and_its_downstream(api: Api) -> None:
+def test_retry_from_a_block_queues_the_same_run_again(api: Api) -> None:
+    # The whole behaviour, through execution, is in test_retry_from_block.py.
     failed = execute(api, fail=True)
     assert failed.status is RunStatus.FAILED
     editor = api.as_(Role.EDITOR)
-    response = api.client.post(
-        f"/api/pipeline_runs/{failed.id}/retry", json={"block_uuid": "double"}, headers=editor
-    )
-    assert response.status_code == 201, response.text
-    new = response.json()
-    assert new["id"] != failed.id
-    assert new["status"] == "queued"
-    assert [b["block_uuid"] for b in new["block_runs"]] == ["double"]
-    assert new["variables"] == {"fail": True}
     unknown = api.client.post(
         f"/api/pipeline_runs/{failed.id}/retry", json={"block_uuid": "ghost"}, headers=editor
     )
     assert unknown.status_code == 404
+    response = api.client.post(
+        f"/api/pipeline_runs/{failed.id}/retry", json={"block_uuid": "double"}, headers=editor
+    )
+    assert response.status_code == 201, response.text
+    again = response.json()
+    assert (again["id"], again["status"], again["attempt"]) == (failed.id, "queued", 1)
+    assert [(b["block_uuid"], b["status"]) for b in again["block_runs"]] == [
+        ("load", "completed"),
+        ("double", "initial"),
+    ]
+    assert again["variables"] == {"fail": True}
+    queued = api.client.post(
+        f"/api/pipeline_runs/{failed.id}/retry", json={"block_uuid": "double"}, headers=editor
+    )
+    assert queued.status_code == 409  # queued again: no longer failed
     completed = execute(api)
     refused = api.client.post(
         f"/api/pipeline_runs/{completed.id}/retry", json={"block_uuid": "double"}, headers=editor

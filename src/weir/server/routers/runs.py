@@ -7,8 +7,9 @@ from functools import partial
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
+from weir.errors import ConflictError
 from weir.server import operations, queries, run_listing
 from weir.server.context import Caller, Context, require_reader
 from weir.server.responses import ERROR_RESPONSES, Id, json_response
@@ -67,9 +68,33 @@ def cancel_run(run_id: Id, principal: Caller, context: Context) -> RunDetail:
 
 
 @router.post("/api/pipeline_runs/{run_id}/retry", status_code=status.HTTP_201_CREATED)
-def retry_run(run_id: Id, body: RetryRequest, context: Context) -> RunDetail:
-    """Run a failed or cancelled run again: all of it, or from one block on (a new run)."""
-    return RunDetail.model_validate(operations.retry_run(context, run_id, body.block_uuid))
+def retry_run(
+    run_id: Id,
+    context: Context,
+    block_uuid: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="run this block and every block downstream of it again, in this run",
+        ),
+    ] = None,
+    body: Annotated[RetryRequest | None, Body()] = None,
+) -> RunDetail:
+    """Queue a failed or cancelled run again, same id: all of it, or from one block on.
+
+    Without `block_uuid`: the run's next attempt, every block again. With it: that block's
+    block run and those of the blocks downstream of it are reset and only they run; the
+    other block runs keep their status, completed upstream ones handing over their outputs.
+    The block may also be given in the body (`{"block_uuid": ...}`, the older form).
+    """
+    given = body.block_uuid if body is not None else None
+    if block_uuid is not None and given is not None and given != block_uuid:
+        # 409 rather than 422: each part is valid alone, they clash with each other.
+        raise ConflictError(
+            f"block_uuid is '{block_uuid}' in the query but '{given}' in the body; give it once"
+        )
+    chosen = block_uuid if block_uuid is not None else given
+    return RunDetail.model_validate(operations.retry_run(context, run_id, chosen))
 
 
 @router.get("/api/pipeline_runs/{run_id}")
