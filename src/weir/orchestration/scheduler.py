@@ -1,8 +1,9 @@
 """The scheduler: queue due runs, start them in worker processes, watch them to the end.
 
 One `tick` does, in order:
-1. at most every `sweep_seconds`: sync `triggers.yaml` files that changed
-   (`weir.orchestration.triggers_yaml`); the trigger list is re-read when it changed;
+1. at most every `sweep_seconds`: record this scheduler's heartbeat in the database
+   (`RunStore.record_scheduler_beat`, shown by the API's `/metrics`); sync `triggers.yaml` files
+   that changed (`weir.orchestration.triggers_yaml`); the trigger list is re-read when it changed;
 2. collect runs whose worker is done with them: a run left unfinished is failed with the
    reason (its worker died), a failed run is retried per its retry settings, and the hooks hear
    of it;
@@ -173,6 +174,7 @@ class Scheduler:
         sweep = self._last_sweep is None or not now - self._sweep < self._last_sweep <= now
         if sweep:
             self._last_sweep = now
+            self._runs.record_scheduler_beat(self.name)
             self._sync_trigger_files(report)
         triggers = self._current_triggers()
         self._collect(triggers, report)

@@ -37,7 +37,7 @@ __all__ = [
     "ensure_schema",
 ]
 
-HEAD_REVISION: Final = "0003"
+HEAD_REVISION: Final = "0004"
 """The newest migration in `weir/runs/migrations/versions`; a test checks it is Alembic's head."""
 
 DATABASE_URL_ENV: Final = "WEIR_DATABASE_URL"

@@ -5,6 +5,8 @@
   may read them with queries of its own.
 - `pipeline_schedule` (triggers) and `backfill`: written by `weir.orchestration`, which owns
   their meaning; they carry no run status.
+- `scheduler_heartbeat`: one row per scheduler process, its last sign of life (written by
+  `RunStore.record_scheduler_beat`, read for `/metrics`).
 
 The schema itself is owned by the Alembic migrations in `weir/runs/migrations/versions/`; a test
 checks that the migrated schema and these models agree, so a change here needs a new migration.
@@ -44,6 +46,7 @@ __all__ = [
     "JSONType",
     "PipelineRun",
     "PipelineSchedule",
+    "SchedulerHeartbeat",
     "StatusType",
     "UTCDateTime",
 ]
@@ -319,3 +322,17 @@ class Backfill(Base):
     variables: Mapped[dict[str, Any]] = mapped_column(JSONType())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SchedulerHeartbeat(Base):
+    """A scheduler process's last sign of life (revision 0004).
+
+    `name` is the scheduler's identity (`Scheduler.name`, as in `pipeline_run.claimed_by`);
+    `beat_at` the last time its loop went round. Rows of schedulers long gone are pruned when a
+    new scheduler first beats.
+    """
+
+    __tablename__ = "scheduler_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

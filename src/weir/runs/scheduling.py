@@ -10,6 +10,8 @@ hold here too. Used by `weir.orchestration`:
   its trigger and execution date stay unique); `retry_block_runs` queues it again in place
   with only some block runs reset (retry from a block);
 - `recover_stale_run` fails, once, a run whose process stopped heart-beating;
+- `record_scheduler_beat` and `latest_scheduler_beat` tell whether a scheduler is alive
+  (`/metrics`);
 - `mark_passed_sla` and `delete_pipeline_runs` serve SLA reports and retention.
 """
 
@@ -17,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from weir.errors import RunNotFoundError
-from weir.runs.models import BlockRun, PipelineRun
+from weir.runs.models import BlockRun, PipelineRun, SchedulerHeartbeat
 from weir.runs.records import (
     ActiveRuns,
     ClaimAction,
@@ -35,9 +37,18 @@ from weir.runs.records import (
 )
 from weir.runs.status import TERMINAL_STATUSES, RecordKind, RunStatus, check_retry, check_transition
 
-__all__ = ["CLAIM_LOCK_NAMESPACE", "SchedulingMixin", "initial_block_runs", "reset_block_run"]
+__all__ = [
+    "CLAIM_LOCK_NAMESPACE",
+    "SCHEDULER_BEAT_RETENTION",
+    "SchedulingMixin",
+    "initial_block_runs",
+    "reset_block_run",
+]
 
 _Group = tuple[str, int | None, int | None]
+
+SCHEDULER_BEAT_RETENTION = timedelta(days=7)
+"""Rows of schedulers silent for longer are deleted when a scheduler first beats."""
 
 CLAIM_LOCK_NAMESPACE = 0x5745
 """First key of the PostgreSQL advisory locks a claim takes per pipeline ("WE")."""
@@ -342,6 +353,38 @@ class SchedulingMixin:
                 return None
             self._end_unfinished(session, run, RunStatus.FAILED, reason)
             return run.to_record()
+
+    def record_scheduler_beat(self, name: str) -> None:
+        """Record that the scheduler `name` is alive now (its loop calls this about once a second).
+
+        Updates the scheduler's `scheduler_heartbeat` row, or inserts it on its first beat;
+        a first beat also deletes the rows of schedulers silent for more than
+        `SCHEDULER_BEAT_RETENTION`, so restarts do not pile rows up.
+
+        Args:
+            name: the scheduler's identity (`Scheduler.name`).
+        """
+        now = self._now()
+        with self._writing() as session:
+            connection = session.connection()
+            updated = connection.execute(
+                update(SchedulerHeartbeat)
+                .where(SchedulerHeartbeat.name == name)
+                .values(beat_at=now)
+            )
+            if updated.rowcount == 0:
+                connection.execute(
+                    delete(SchedulerHeartbeat).where(
+                        SchedulerHeartbeat.beat_at < now - SCHEDULER_BEAT_RETENTION
+                    )
+                )
+                session.add(SchedulerHeartbeat(name=name, beat_at=now))
+
+    def latest_scheduler_beat(self) -> datetime | None:
+        """When any scheduler on this database last beat (aware UTC); None if none ever did."""
+        with self._reading() as session:
+            latest: datetime | None = session.scalar(select(func.max(SchedulerHeartbeat.beat_at)))
+            return latest
 
     def mark_passed_sla(self, run_id: int) -> bool:
         """Set `passed_sla` on a run, once: True for the one caller that changed it."""

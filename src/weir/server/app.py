@@ -10,7 +10,6 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 from typing import Final
 
 from anyio import CapacityLimiter, to_thread
@@ -48,7 +47,6 @@ from weir.server.routers import (
     triggers,
     users,
 )
-from weir.server.scheduler_process import heartbeat_path, read_heartbeat
 
 __all__ = ["ERROR_STATUS", "create_app"]
 
@@ -140,7 +138,7 @@ def create_app(
         auth=AuthStore(run_store.engine, clock=clock),
         triggers=TriggerStore(run_store.engine, clock=clock),
         clock=clock,
-        scheduler_heartbeat=partial(read_heartbeat, heartbeat_path(project.data_dir)),
+        scheduler_heartbeat=run_store.latest_scheduler_beat,
         listing_lane=CapacityLimiter(LISTING_THREADS),
     )
 

@@ -57,7 +57,7 @@ class ServerContext:
         triggers: triggers (Mage's pipeline schedules).
         clock: the current time, timezone-aware.
         scheduler_heartbeat: when a scheduler last beat against this database (aware), or
-            None if none ever did.
+            None if none ever did (`RunStore.latest_scheduler_beat`).
         listing_lane: the threads that list runs (see `weir.server.app.LISTING_THREADS`).
     """
 

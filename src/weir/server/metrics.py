@@ -10,8 +10,9 @@ and a restart loses nothing. Metrics:
   runs (buckets `weir.server.queries.DURATION_BUCKETS`). Deleting old runs lowers it; Prometheus
   reads a decrease as a counter reset.
 - `weir_run_queue_depth` (gauge): pipeline runs waiting in status `queued`.
-- `weir_scheduler_heartbeat_age_seconds` (gauge): seconds since a scheduler last beat; absent
-  when no scheduler ever ran against this database.
+- `weir_scheduler_heartbeat_age_seconds` (gauge): seconds since any scheduler on this database
+  (`weir start`'s, a bare `weir scheduler`, on any machine) last beat, from its
+  `scheduler_heartbeat` row; absent when no scheduler ever ran against this database.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """`weir start`: the HTTP API under uvicorn, with the scheduler beside it, until stopped.
 
-The scheduler runs in a child process of its own (`weir.server.scheduler_process`, which beats
-a heartbeat file for `/metrics`): the scheduler forks a worker per run, and forking from a
-process full of server threads is unsafe; a separate process also keeps its loop's CPU off the
-API's GIL. If the server is killed with SIGKILL the scheduler lives on; a second one started
-later is safe (schedulers share work through the database).
+The scheduler runs in a child process of its own (`weir.server.scheduler_process`; like any
+scheduler it records its heartbeat in the database, for `/metrics`): the scheduler forks a
+worker per run, and forking from a process full of server threads is unsafe; a separate process
+also keeps its loop's CPU off the API's GIL. If the server is killed with SIGKILL the scheduler
+lives on; a second one started later is safe (schedulers share work through the database).
 
 SIGINT or SIGTERM stops uvicorn gracefully (in-flight requests finish), then the scheduler is
 asked to stop (SIGTERM) and given `SCHEDULER_STOP_SECONDS` before it is killed.

@@ -132,7 +132,9 @@ def test_unknown_newer_revision_is_refused(tmp_path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     engine.dispose()
-    with pytest.raises(WeirError, match=r"revision '9999'.*newest is '0003'.*upgrade Weir"):
+    with pytest.raises(
+        WeirError, match=rf"revision '9999'.*newest is '{HEAD_REVISION}'.*upgrade Weir"
+    ):
         connect(url)
 
 
