@@ -37,7 +37,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 @pytest.fixture(scope="module")
 def fuzz_app() -> Iterator[FastAPI]:
     yield _APP
-    _APP.state.weir.runs.close()
+    _APP.state.weir.runs.engine.dispose()  # the app disposes it at shutdown; no lifespan here
 
 
 @pytest.fixture(scope="module")
