@@ -64,6 +64,10 @@ def owner_headers(fuzz_app: FastAPI) -> Callable[[], dict[str, str]]:
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES_PER_OPERATION,
+    # A fixed seed: CI must not pass or fail by luck. Randomised exploration belongs in a
+    # separate, longer run (see the closing note of issue 4 for the cases found so far).
+    derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
