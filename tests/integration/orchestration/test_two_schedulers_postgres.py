@@ -91,6 +91,17 @@ def test_each_due_run_starts_exactly_once_and_a_survivor_takes_over(
             postgres_url, name="tick", pipeline_uuid="quick", schedule_interval="* * * * * *"
         )
         wait_until(lambda: len(marks(root)) >= ONCE_TRIGGERS, 60, "the @once runs")
+        # Kill only once they have all ended: a run killed between its block and its status
+        # change is (rightly) recovered and run again, which this test does not measure.
+        wait_until(
+            lambda: all(
+                r.status in TERMINAL_STATUSES
+                for r in all_runs(runs)
+                if r.pipeline_uuid == "quick" and r.pipeline_schedule_id != every_second
+            ),
+            60,
+            "the @once runs to end",
+        )
         claimers = {r.claimed_by for r in all_runs(runs) if r.pipeline_uuid == "quick"}
         # The first scheduler dies with its workers; the second must finish what it left.
         workers = children_of(first.pid)
